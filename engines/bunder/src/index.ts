@@ -1,0 +1,1 @@
+export { arrayHeader, bulk, command, errorReply, integer, simpleString } from './resp/writer.js';

@@ -1,0 +1,9 @@
+export {
+  BundocError,
+  ClosedError,
+  ConflictError,
+  CorruptionError,
+  FormatError,
+  InvalidArgumentError,
+  LockedError,
+} from './errors.js';

@@ -1,0 +1,1 @@
+export { isMajority, majorityIndex } from './quorum.js';
