@@ -1,0 +1,52 @@
+import { allRatios, type RunResult } from './results.js';
+
+export interface Baseline {
+  readonly note?: string;
+  readonly ratios: Record<string, number>;
+}
+
+export interface CheckOutcome {
+  readonly collapsed: { key: string; baseline: number; now: number }[];
+  readonly missing: string[];
+  readonly checked: number;
+}
+
+/**
+ * A ratio "collapses" when it falls below half its committed baseline. Machines here are noisy, so only a
+ * collapse fails: a drift of tens of percent is expected between runs.
+ */
+export function checkAgainstBaseline(
+  run: RunResult,
+  baseline: Baseline,
+  suitesRun: Set<string>,
+): CheckOutcome {
+  const now = allRatios(run);
+  const collapsed: CheckOutcome['collapsed'] = [];
+  const missing: string[] = [];
+  let checked = 0;
+  for (const [key, base] of Object.entries(baseline.ratios)) {
+    const suite = key.slice(0, key.indexOf('/'));
+    if (!suitesRun.has(suite)) continue;
+    const value = now.get(key);
+    if (value === undefined) {
+      missing.push(key);
+      continue;
+    }
+    checked++;
+    if (value < base / 2) collapsed.push({ key, baseline: base, now: value });
+  }
+  return { collapsed, missing, checked };
+}
+
+/** A new baseline from a run, keeping entries of suites that did not run. */
+export function updatedBaseline(old: Baseline | null, run: RunResult): Baseline {
+  const ratios: Record<string, number> = { ...(old?.ratios ?? {}) };
+  for (const [key, value] of allRatios(run)) ratios[key] = Math.round(value * 1000) / 1000;
+  const sorted = Object.fromEntries(Object.entries(ratios).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return {
+    note:
+      old?.note ??
+      'BunBase/peer ratios (>1: BunBase better). bench --check fails when a ratio falls below half of these.',
+    ratios: sorted,
+  };
+}
