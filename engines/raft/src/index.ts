@@ -1,1 +1,10 @@
+export { decodeConfChange, encodeConfChange } from './conf-change.js';
+export * from './errors.js';
+export { RaftLog } from './log.js';
+export { Inflights, Progress, ProgressTracker } from './progress.js';
 export { isMajority, majorityIndex } from './quorum.js';
+export type { RaftConfig } from './raft.js';
+export { RaftNode } from './raft.js';
+export type { Storage } from './storage.js';
+export { limitSize, MemoryStorage } from './storage.js';
+export * from './types.js';
