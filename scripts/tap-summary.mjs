@@ -9,7 +9,9 @@ if (!file) {
   process.exit(2);
 }
 const totals = { pass: 0, fail: 0, skip: 0, todo: 0, runs: 0 };
-for (const line of readFileSync(file, 'utf8').split('\n')) {
+// Runners under lerna may colour their output: strip ANSI escapes before matching.
+const ansi = /\x1b\[[0-9;?]*[A-Za-z]/g;
+for (const line of readFileSync(file, 'utf8').replace(ansi, '').split('\n')) {
   const m = /^# \{ (total: \d+(?:, \w+: \d+)*) \}\s*$/.exec(line.trim());
   if (!m) continue;
   totals.runs++;
