@@ -1,5 +1,7 @@
 export { decodeConfChange, encodeConfChange } from './conf-change.js';
 export * from './errors.js';
+export type { CheckResult, KvInput, KvOutput, Model, Operation } from './linearizability.js';
+export { checkOperations, kvModel } from './linearizability.js';
 export { RaftLog } from './log.js';
 export { Inflights, Progress, ProgressTracker } from './progress.js';
 export { isMajority, majorityIndex } from './quorum.js';
