@@ -1,0 +1,251 @@
+import { Query } from 'mingo';
+import t from 'tap';
+import { isPlainObject } from '../src/keys/index.js';
+import { compileFilter } from '../src/query/index.js';
+import { compilePathReader } from '../src/query/path.js';
+
+// Seeded generator: reproducible from the seed printed on failure (BUNBASE_SEED overrides).
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Gen {
+  constructor(readonly r: () => number) {}
+  int(n: number): number {
+    return Math.floor(this.r() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.r() < p;
+  }
+  scalar(): unknown {
+    switch (this.int(6)) {
+      case 0:
+        return this.pick([0, 1, 2, 3, -1, 1.5, 10, 100]);
+      case 1:
+        return this.pick(['', 'a', 'b', 'ab', 'B', 'abc', 'x']);
+      case 2:
+        return this.chance(0.5);
+      case 3:
+        return null;
+      case 4:
+        return this.int(5);
+      default:
+        return this.pick(['a', 'b', 'c']);
+    }
+  }
+  value(depth: number): unknown {
+    const k = this.int(10);
+    if (depth < 2 && k === 0) return this.object(depth + 1);
+    if (depth < 2 && k === 1) {
+      const n = this.int(4);
+      return Array.from({ length: n }, () =>
+        this.chance(0.25) ? this.object(depth + 1) : this.value(depth + 1),
+      );
+    }
+    return this.scalar();
+  }
+  object(depth: number): Record<string, unknown> {
+    const o: Record<string, unknown> = {};
+    for (const f of ['a', 'b', 'c']) if (this.chance(0.5)) o[f] = this.value(depth);
+    return o;
+  }
+  doc(i: number): Record<string, unknown> {
+    const d: Record<string, unknown> = { _id: i };
+    for (const f of ['a', 'b', 'c', 'd']) if (this.chance(0.7)) d[f] = this.value(0);
+    return d;
+  }
+  path(): string {
+    const top = this.pick(['a', 'b', 'c', 'd']);
+    if (this.chance(0.5)) return top;
+    const second = this.pick(['a', 'b', 'c', '0', '1']);
+    return this.chance(0.2) ? `${top}.${second}.${this.pick(['a', 'b', '0'])}` : `${top}.${second}`;
+  }
+  operand(): unknown {
+    return this.chance(0.85) ? this.scalar() : this.value(1);
+  }
+  condition(depth: number): unknown {
+    switch (this.int(16)) {
+      case 0:
+        return this.operand();
+      case 1:
+        return { $eq: this.operand() };
+      case 2:
+        return { $ne: this.operand() };
+      case 3:
+        return { [this.pick(['$gt', '$gte', '$lt', '$lte'])]: this.scalar() };
+      case 4:
+        return { $gt: this.scalar(), $lt: this.scalar() };
+      case 5:
+        return { $in: Array.from({ length: 1 + this.int(3) }, () => this.scalar()) };
+      case 6:
+        return { $nin: Array.from({ length: 1 + this.int(3) }, () => this.scalar()) };
+      case 7:
+        return { $exists: this.chance(0.5) };
+      case 8:
+        return { $type: this.pick(['string', 'number', 'bool', 'null', 'array', 'object', 'double']) };
+      case 9:
+        return { $regex: this.pick(['^a', 'b$', 'A', '.']), ...(this.chance(0.3) ? { $options: 'i' } : {}) };
+      case 10:
+        return { $size: this.int(3) };
+      case 11:
+        return { $all: Array.from({ length: 1 + this.int(2) }, () => this.scalar()) };
+      case 12:
+        return depth < 1
+          ? { $elemMatch: this.chance(0.5) ? { $gte: this.int(3) } : this.filter(depth + 1) }
+          : { $exists: true };
+      case 13:
+        return { $mod: [this.pick([2, 3]), this.int(2)] };
+      case 14:
+        return {
+          $not: this.chance(0.5) ? { [this.pick(['$gt', '$eq'])]: this.scalar() } : { $in: [this.scalar()] },
+        };
+      default:
+        return this.scalar();
+    }
+  }
+  filter(depth = 0): Record<string, unknown> {
+    const f: Record<string, unknown> = {};
+    const n = 1 + this.int(2);
+    for (let i = 0; i < n; i++) f[this.path()] = this.condition(depth);
+    if (depth < 1 && this.chance(0.15)) {
+      f[this.pick(['$and', '$or', '$nor'])] = [this.filter(depth + 1), this.filter(depth + 1)];
+    }
+    return f;
+  }
+}
+
+/** Every (path, operator, operand) a filter applies, with paths made absolute where they can be. */
+type Use = { path: string; op: string; operand: unknown; elem?: Record<string, unknown> };
+function uses(f: Record<string, unknown>, out: Use[] = []): Use[] {
+  for (const [k, v] of Object.entries(f)) {
+    if (k === '$and' || k === '$or' || k === '$nor') {
+      for (const sub of v as Record<string, unknown>[]) uses(sub, out);
+    } else if (isPlainObject(v) && Object.keys(v).some((o) => o.startsWith('$'))) {
+      for (const [op, x] of Object.entries(v)) {
+        if (op === '$not' && isPlainObject(x)) {
+          for (const [op2, x2] of Object.entries(x)) out.push({ path: k, op: op2, operand: x2 });
+        } else if (op === '$elemMatch' && isPlainObject(x) && !Object.keys(x)[0]!.startsWith('$')) {
+          out.push({ path: k, op, operand: x, elem: x });
+        } else out.push({ path: k, op, operand: x });
+      }
+    } else out.push({ path: k, op: '$eq', operand: v });
+  }
+  return out;
+}
+
+/**
+ * How resolving the path meets arrays before its last component: 'regular' when every such array holds
+ * only objects that have the next field, 'irregular' otherwise (empty arrays, scalars, missing fields,
+ * numeric components, nested arrays at the leaf).
+ */
+function arrayCrossing(doc: unknown, parts: string[]): 'none' | 'regular' | 'irregular' {
+  let frontier: unknown[] = [doc];
+  let crossed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const next: unknown[] = [];
+    const part = parts[i]!;
+    for (const v of frontier) {
+      if (Array.isArray(v)) {
+        crossed = true;
+        if (v.length === 0 || /^\d+$/.test(part)) return 'irregular';
+        if (!v.every((e) => isPlainObject(e) && part in e)) return 'irregular';
+        for (const e of v) next.push((e as Record<string, unknown>)[part]);
+      } else if (isPlainObject(v) && part in v) next.push(v[part]);
+      else if (crossed) return 'irregular'; // a branch below an array ends in a missing field
+    }
+    frontier = next;
+  }
+  if (frontier.some((v) => Array.isArray(v) && v.some((e) => Array.isArray(e)))) return 'irregular';
+  return crossed ? 'regular' : 'none';
+}
+
+/**
+ * Why mingo's answer for this document legitimately differs from MongoDB's (the D-numbers are the
+ * sections of query-divergences.md), or undefined when the two must agree.
+ */
+function knownDivergence(f: Record<string, unknown>, doc: Record<string, unknown>): string | undefined {
+  for (const u of uses(f)) {
+    const parts = u.path.split('.');
+    const crossing = arrayCrossing(doc, parts);
+    if (crossing === 'irregular') return 'D3 array traversal';
+    if (crossing === 'regular' && ['$size', '$type', '$elemMatch', '$all'].includes(u.op)) {
+      return 'D3 array operator on collected values';
+    }
+    const raw = compilePathReader(parts)(doc);
+    const flat = raw.flatMap((v) => (Array.isArray(v) ? [v, ...v] : [v]));
+    const lenient = ['$gte', '$lte'].includes(u.op) && u.operand === null;
+    if (lenient && raw.some((v) => v === undefined)) return 'D6 $gte/$lte null on a missing field';
+    if (u.op === '$mod' && flat.some((v) => v !== undefined && !Number.isInteger(v))) return 'D1 $mod';
+    if (u.op === '$type' && raw.some(Array.isArray)) return 'D2 $type on array elements';
+    if (u.op === '$all' && raw.some((v) => !Array.isArray(v))) return 'D4 $all on a non-array';
+    if (u.op === '$elemMatch') {
+      for (const v of raw) {
+        if (!Array.isArray(v)) continue;
+        if (u.elem && v.some((e) => !isPlainObject(e))) return 'D5 $elemMatch on scalar elements';
+        if (u.elem)
+          for (const e of v)
+            if (knownDivergence(u.elem, e as Record<string, unknown>)) return 'in $elemMatch';
+      }
+    }
+  }
+  return undefined;
+}
+
+t.test('filters agree with mingo', async (t) => {
+  const seed = Number(process.env.BUNBASE_SEED ?? Date.now() % 100000);
+  const g = new Gen(rng(seed));
+  const docs = Array.from({ length: 200 }, (_, i) => g.doc(i));
+  let failures = 0;
+  let compared = 0;
+  let excluded = 0;
+  for (let i = 0; i < 1500 && failures < 20; i++) {
+    const f = g.filter();
+    let mine: unknown[];
+    let theirs: unknown[];
+    try {
+      const m = compileFilter(f);
+      mine = docs.filter(m).map((d) => d._id);
+    } catch (e) {
+      mine = [`error ${(e as Error).message}`];
+    }
+    try {
+      const q = new Query(f);
+      theirs = docs.filter((d) => q.test(d)).map((d) => d._id);
+    } catch (e) {
+      theirs = [`error ${(e as Error).message}`];
+    }
+    compared += docs.length;
+    if (JSON.stringify(mine) !== JSON.stringify(theirs)) {
+      const a = new Set(mine);
+      excluded += docs.filter((d) => a.has(d._id) !== theirs.includes(d._id) && knownDivergence(f, d)).length;
+      const b = new Set(theirs);
+      const diff = docs.filter((d) => a.has(d._id) !== b.has(d._id) && !knownDivergence(f, d)).slice(0, 2);
+      const oneErrored = (typeof mine[0] === 'string') !== (typeof theirs[0] === 'string');
+      if (diff.length > 0 || oneErrored) {
+        failures++;
+        t.comment(
+          JSON.stringify({
+            seed,
+            f,
+            mine: mine[0],
+            theirs: theirs[0],
+            diff: diff.map((d) => ({ d, mine: a.has(d._id) })),
+          }),
+        );
+      }
+    }
+  }
+  t.comment(
+    `seed ${seed}: ${compared} (filter, document) pairs, ${excluded} excluded as documented divergences`,
+  );
+  t.equal(failures, 0, `seed ${seed}`);
+});
