@@ -1,4 +1,21 @@
-/** RESP2 reply encoders. Each returns the exact bytes a Redis server would send for that reply. */
+/**
+ * RESP encoders. The free functions build one reply each (used by tests and by the AOF, which stores
+ * commands as RESP arrays). `ReplyBuffer` is the hot path: it appends many replies into one growing
+ * buffer so that a batch of pipelined replies leaves in a single socket write.
+ */
+import {
+  DoubleReply,
+  ErrorReply,
+  MapReply,
+  NullArrayReply,
+  PushReply,
+  RawReply,
+  type Reply,
+  SetReply,
+  SimpleString,
+  VerbatimReply,
+} from '../reply.js';
+import { formatDouble } from '../util/numbers.js';
 
 const CRLF = '\r\n';
 
@@ -27,4 +44,153 @@ export function arrayHeader(length: number | null): Buffer {
 /** A request in RESP form (an array of bulk strings), as clients send commands and AOF files store them. */
 export function command(args: ReadonlyArray<Buffer | string>): Buffer {
   return Buffer.concat([arrayHeader(args.length), ...args.map((a) => bulk(a))]);
+}
+
+const INITIAL = 16 * 1024;
+/** Batches that fit are copied into a small pooled buffer; bigger ones hand over the whole buffer. */
+const COPY_LIMIT = 4 * 1024;
+
+/** Encodes replies into one contiguous buffer. `take()` returns the bytes written since the last take. */
+export class ReplyBuffer {
+  private buf = Buffer.allocUnsafe(INITIAL);
+  private len = 0;
+
+  get length(): number {
+    return this.len;
+  }
+
+  take(): Buffer | null {
+    if (this.len === 0) return null;
+    let out: Buffer;
+    if (this.len <= COPY_LIMIT) {
+      out = Buffer.allocUnsafe(this.len);
+      this.buf.copy(out, 0, 0, this.len);
+    } else {
+      out = this.buf.subarray(0, this.len);
+      this.buf = Buffer.allocUnsafe(INITIAL);
+    }
+    this.len = 0;
+    return out;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  private ascii(s: string): void {
+    this.ensure(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+
+  /** Type byte, decimal number, CRLF: the header of every aggregate and bulk reply. */
+  private header(type: string, n: number): void {
+    this.ascii(`${type}${n}\r\n`);
+  }
+
+  bulkString(s: string): void {
+    const n = s.length;
+    this.ensure(n + 24);
+    this.header('$', n);
+    this.len += this.buf.write(s, this.len, 'latin1');
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
+  bulkBuffer(b: Buffer): void {
+    this.ensure(b.length + 24);
+    this.header('$', b.length);
+    b.copy(this.buf, this.len);
+    this.len += b.length;
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
+  }
+
+  raw(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    bytes.copy(this.buf, this.len);
+    this.len += bytes.length;
+  }
+
+  /** Message bytes are written as latin1 so that binary key names in errors round-trip. */
+  error(message: string): void {
+    this.ascii(`-${message.replace(/[\r\n]/g, ' ')}\r\n`);
+  }
+
+  write(r: Reply, resp3: boolean): void {
+    if (typeof r === 'string') {
+      this.bulkString(r);
+      return;
+    }
+    if (typeof r === 'number') {
+      this.ascii(`:${r}\r\n`);
+      return;
+    }
+    if (r === null) {
+      this.ascii(resp3 ? '_\r\n' : '$-1\r\n');
+      return;
+    }
+    if (Array.isArray(r)) {
+      this.header('*', r.length);
+      for (let i = 0; i < r.length; i++) this.write(r[i]!, resp3);
+      return;
+    }
+    if (typeof r === 'bigint') {
+      this.ascii(`:${r}\r\n`);
+      return;
+    }
+    if (r instanceof SimpleString) {
+      this.ascii(`+${r.value}\r\n`);
+      return;
+    }
+    if (r instanceof ErrorReply) {
+      this.error(r.message);
+      return;
+    }
+    if (r instanceof DoubleReply) {
+      const text = formatDouble(r.value);
+      if (resp3) this.ascii(`,${text}\r\n`);
+      else this.bulkString(text);
+      return;
+    }
+    if (r instanceof MapReply) {
+      this.header(resp3 ? '%' : '*', resp3 ? r.items.length / 2 : r.items.length);
+      for (const item of r.items) this.write(item, resp3);
+      return;
+    }
+    if (r instanceof SetReply || r instanceof PushReply) {
+      this.header(resp3 ? (r instanceof SetReply ? '~' : '>') : '*', r.items.length);
+      for (const item of r.items) this.write(item, resp3);
+      return;
+    }
+    if (r instanceof VerbatimReply) {
+      if (!resp3) {
+        this.bulkString(r.value);
+        return;
+      }
+      this.header('=', r.value.length + 4);
+      this.ascii(`${r.format}:${r.value}\r\n`);
+      return;
+    }
+    if (r instanceof NullArrayReply) {
+      this.ascii(resp3 ? '_\r\n' : '*-1\r\n');
+      return;
+    }
+    if (r instanceof RawReply) {
+      this.raw(r.bytes);
+      return;
+    }
+  }
+}
+
+/** Encodes one reply on its own (embedded callers, tests). */
+export function encodeReply(r: Reply, resp3 = false): Buffer {
+  const out = new ReplyBuffer();
+  out.write(r, resp3);
+  return out.take() ?? Buffer.alloc(0);
 }

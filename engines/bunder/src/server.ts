@@ -1,0 +1,204 @@
+/**
+ * The RESP server over TCP. Each read is parsed into as many commands as it holds; their replies are
+ * encoded into one buffer and leave in a single socket write. A protocol error answers that client
+ * and closes its connection only.
+ */
+import net from 'node:net';
+import type { Client } from './client.js';
+import type { Engine } from './engine.js';
+import type { Reply } from './reply.js';
+import { ProtocolError, RespParser } from './resp/parser.js';
+import { ReplyBuffer } from './resp/writer.js';
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+  /** Overrides `requirepass` from the config for this listener's clients. */
+  requirepass?: string;
+}
+
+export class RespServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly engine: Engine) {
+    this.server = net.createServer((socket) => this.accept(socket));
+    this.server.maxConnections = engine.config.int('maxclients');
+  }
+
+  async listen(opts: ListenOptions = {}): Promise<{ port: number; host: string }> {
+    if (opts.requirepass !== undefined) this.engine.config.set('requirepass', opts.requirepass);
+    const host = opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(opts.port ?? 0, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // Blocked-client timeouts and idle timeouts are checked on a coarse timer, like Redis's cron.
+    this.timer = setInterval(() => this.cron(), 10);
+    this.timer.unref();
+    const addr = this.server.address() as net.AddressInfo;
+    return { port: addr.port, host: addr.address };
+  }
+
+  get address(): net.AddressInfo | null {
+    return this.server.address() as net.AddressInfo | null;
+  }
+
+  private cron(): void {
+    const now = Date.now();
+    this.engine.expireBlocked(now);
+    const timeout = this.engine.config.int('timeout') * 1000;
+    if (timeout > 0) {
+      for (const c of this.engine.clients.values()) {
+        if (c.fd >= 0 && !c.blocked && c.subscriptionCount === 0 && now - c.lastInteraction > timeout)
+          c.kill();
+      }
+    }
+  }
+
+  private accept(socket: net.Socket): void {
+    const e = this.engine;
+    const remote = socket.remoteAddress ?? '';
+    if (this.refuseProtected(remote)) {
+      socket.end(
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n",
+      );
+      e.stats.rejectedConnections++;
+      return;
+    }
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    e.stats.connections++;
+    const c = e.newClient();
+    c.addr = `${remote.replace(/^::ffff:/, '')}:${socket.remotePort}`;
+    c.laddr = `${(socket.localAddress ?? '').replace(/^::ffff:/, '')}:${socket.localPort}`;
+    c.fd = c.id + 7;
+    const parser = new RespParser({
+      maxBulkLen: e.config.int('proto-max-bulk-len'),
+      maxQueryBuffer: e.config.int('client-query-buffer-limit'),
+    });
+    const out = new ReplyBuffer();
+    const commands: string[][] = [];
+    // Commands that arrived while the client was blocked; run once it is unblocked.
+    const pending: string[][] = [];
+    let inBatch = false;
+    let closed = false;
+    const flush = () => {
+      const bytes = out.take();
+      if (bytes && !closed) {
+        e.stats.netOutput += bytes.length;
+        socket.write(bytes);
+        c.obl = socket.writableLength;
+        this.enforceOutputLimit(c, socket);
+      }
+    };
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+    };
+    c.push = (r: Reply) => {
+      if (closed) return;
+      out.write(r, c.resp === 3);
+      if (!inBatch) flush();
+    };
+    c.kill = () => {
+      flush();
+      close();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      e.stats.netInput += chunk.length;
+      inBatch = true;
+      let protocolError: string | null = null;
+      try {
+        parser.feed(chunk, commands);
+      } catch (x) {
+        if (!(x instanceof ProtocolError)) throw x;
+        protocolError = x.reply;
+      }
+      c.qbuf = parser.buffered;
+      for (let i = 0; i < commands.length && !closed; i++) {
+        if (c.blocked || pending.length > 0) {
+          // A blocked client's later pipelined commands wait until it is served: keep them queued.
+          pending.push(...commands.slice(i));
+          break;
+        }
+        this.run(c, commands[i]!, out);
+        if (c.closeAfterReply) {
+          flush();
+          close();
+          break;
+        }
+      }
+      commands.length = 0;
+      if (protocolError !== null && !closed) {
+        out.error(protocolError);
+        flush();
+        close();
+      }
+      inBatch = false;
+      flush();
+    });
+    const basePush = c.push;
+    c.push = (r: Reply) => {
+      basePush(r);
+      if (!c.blocked && pending.length > 0 && !inBatch) {
+        inBatch = true;
+        while (pending.length > 0 && !c.blocked && !closed) this.run(c, pending.shift()!, out);
+        inBatch = false;
+        flush();
+      }
+    };
+    socket.on('drain', () => {
+      c.obl = socket.writableLength;
+    });
+    socket.on('error', () => close());
+    socket.on('close', () => {
+      closed = true;
+      this.sockets.delete(socket);
+      e.removeClient(c);
+    });
+  }
+
+  private run(c: Client, argv: string[], out: ReplyBuffer): void {
+    const r = this.engine.execute(c, argv);
+    if (r !== undefined) out.write(r, c.resp === 3);
+  }
+
+  /** Protected mode: with no password, only loopback clients may connect. */
+  private refuseProtected(remote: string): boolean {
+    const e = this.engine;
+    if (!e.config.bool('protected-mode') || e.config.get('requirepass') !== '') return false;
+    const bind = e.config.get('bind');
+    if (bind !== '' && bind !== '*' && bind !== '0.0.0.0' && bind !== '::') return false;
+    return !(
+      remote === '127.0.0.1' ||
+      remote === '::1' ||
+      remote === '::ffff:127.0.0.1' ||
+      remote.startsWith('127.')
+    );
+  }
+
+  /** client-output-buffer-limit: a client whose unsent replies pass the hard limit is disconnected. */
+  private enforceOutputLimit(c: Client, socket: net.Socket): void {
+    const spec = this.engine.config.get('client-output-buffer-limit').split(/\s+/);
+    const cls = c.subscriptionCount > 0 ? 'pubsub' : 'normal';
+    const i = spec.indexOf(cls);
+    if (i < 0) return;
+    const hard = Number(spec[i + 1]);
+    if (hard > 0 && socket.writableLength > hard) {
+      c.kill();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
