@@ -57,3 +57,19 @@ export class FormatError extends BundocError {
     super('FORMAT', message);
   }
 }
+
+/** The encryption key is missing, malformed or not the one the store was created with. */
+export class EncryptionKeyError extends BundocError {
+  constructor(message: string) {
+    super('BAD_KEY', message);
+  }
+}
+
+/** A write to disk failed; the store refuses further work so nothing unacknowledged is ever exposed. */
+export class StoreFailedError extends BundocError {
+  constructor(cause: unknown) {
+    super('FAILED', `store failed and must be reopened: ${String((cause as Error)?.message ?? cause)}`, {
+      cause,
+    });
+  }
+}

@@ -1,9 +1,16 @@
+export { MAX_VALUE_BYTES, maxKeyBytes, PAGE_SIZES, type PageSize } from './constants.js';
 export {
   BundocError,
   ClosedError,
   ConflictError,
   CorruptionError,
+  EncryptionKeyError,
   FormatError,
   InvalidArgumentError,
   LockedError,
+  StoreFailedError,
 } from './errors.js';
+export { Storage, type StorageOptions, type StorageStats, type VerifyReport } from './storage.js';
+export { Transaction } from './transaction.js';
+export type { RangeOptions } from './validate.js';
+export type { Durability } from './wal.js';

@@ -1,0 +1,428 @@
+import { CorruptionError } from './errors.js';
+import {
+  BRANCH_BASE_SIZE,
+  type BranchNode,
+  branchEntrySize,
+  compareBytes,
+  isOverflow,
+  type LeafNode,
+  type LeafValue,
+  leafEntrySize,
+  newBranch,
+  newLeaf,
+  type OverflowRef,
+  type TreeNode,
+} from './node.js';
+import type { Pager } from './pager.js';
+
+export interface Bound {
+  key: Uint8Array;
+  inclusive: boolean;
+}
+
+export interface Change {
+  root: number;
+  old: LeafValue | undefined;
+}
+
+/** First index whose key is > key. */
+function upperBound(keys: Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(keys[mid], key) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose key is >= key. */
+function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(keys[mid], key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * B+tree algorithms over pager pages. Stateless: a tree is identified by its root page, and every
+ * mutation returns the (possibly new) root because copy-on-write may move any page on the path.
+ * No sibling pointers: they would force copying neighbours on every copy-on-write.
+ */
+export class BTree {
+  readonly #pager: Pager;
+  /** Payload bytes available in a node page. */
+  readonly capacity: number;
+  readonly #minFill: number;
+
+  constructor(pager: Pager, capacity: number) {
+    this.#pager = pager;
+    this.capacity = capacity;
+    this.#minFill = Math.floor(capacity / 4);
+  }
+
+  createEmpty(): number {
+    const leaf = newLeaf(this.#pager.alloc());
+    this.#pager.addNew(leaf);
+    return leaf.pgno;
+  }
+
+  get(root: number, key: Uint8Array): LeafValue | undefined {
+    let node = this.#pager.node(root);
+    while (node.kind === 'branch') node = this.#pager.node(node.children[upperBound(node.keys, key)]);
+    const pos = lowerBound(node.keys, key);
+    return pos < node.keys.length && compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
+  }
+
+  /** Copies the root-to-leaf path for `key` onto writable pages; returns the path and the leaf. */
+  #writablePath(root: number, key: Uint8Array): { path: BranchNode[]; idxs: number[]; leaf: LeafNode } {
+    const pager = this.#pager;
+    let node = pager.writable(pager.node(root));
+    const path: BranchNode[] = [];
+    const idxs: number[] = [];
+    while (node.kind === 'branch') {
+      const i = upperBound(node.keys, key);
+      const child = pager.node(node.children[i]);
+      const w = pager.writable(child);
+      if (w.pgno !== child.pgno) node.children[i] = w.pgno;
+      path.push(node);
+      idxs.push(i);
+      node = w;
+    }
+    return { path, idxs, leaf: node };
+  }
+
+  put(root: number, key: Uint8Array, value: LeafValue, lsn: number): Change {
+    const { path, idxs, leaf } = this.#writablePath(root, key);
+    let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
+    const pos = lowerBound(leaf.keys, key);
+    let old: LeafValue | undefined;
+    if (pos < leaf.keys.length && compareBytes(leaf.keys[pos], key) === 0) {
+      old = leaf.values[pos];
+      leaf.size += leafEntrySize(key, value) - leafEntrySize(key, old);
+      leaf.values[pos] = value;
+    } else {
+      leaf.keys.splice(pos, 0, key);
+      leaf.values.splice(pos, 0, value);
+      leaf.size += leafEntrySize(key, value);
+    }
+    leaf.lsn = lsn;
+    if (leaf.size > this.capacity) newRoot = this.#splitUp(leaf, path, idxs, lsn);
+    return { root: newRoot, old };
+  }
+
+  #splitLeaf(leaf: LeafNode): { right: LeafNode; sep: Uint8Array } {
+    const half = leaf.size / 2;
+    let acc = 0;
+    let m = 0;
+    while (m < leaf.keys.length - 1 && acc < half) {
+      acc += leafEntrySize(leaf.keys[m], leaf.values[m]);
+      m++;
+    }
+    if (m === 0) m = 1;
+    const right = newLeaf(this.#pager.alloc());
+    right.keys = leaf.keys.splice(m);
+    right.values = leaf.values.splice(m);
+    right.size = 0;
+    for (let i = 0; i < right.keys.length; i++) right.size += leafEntrySize(right.keys[i], right.values[i]);
+    leaf.size -= right.size;
+    right.lsn = leaf.lsn;
+    this.#pager.addNew(right);
+    return { right, sep: right.keys[0] };
+  }
+
+  #splitBranch(node: BranchNode): { right: BranchNode; sep: Uint8Array } {
+    const half = node.size / 2;
+    let acc = BRANCH_BASE_SIZE;
+    let m = 0;
+    while (m < node.keys.length - 2 && acc < half) {
+      acc += branchEntrySize(node.keys[m]);
+      m++;
+    }
+    if (m === 0) m = 1;
+    const sep = node.keys[m];
+    const right = newBranch(this.#pager.alloc());
+    right.keys = node.keys.slice(m + 1);
+    right.children = node.children.slice(m + 1);
+    node.keys = node.keys.slice(0, m);
+    node.children = node.children.slice(0, m + 1);
+    node.size = BRANCH_BASE_SIZE;
+    for (const k of node.keys) node.size += branchEntrySize(k);
+    for (const k of right.keys) right.size += branchEntrySize(k);
+    right.lsn = node.lsn;
+    this.#pager.addNew(right);
+    return { right, sep };
+  }
+
+  #splitUp(start: TreeNode, path: BranchNode[], idxs: number[], lsn: number): number {
+    let node: TreeNode = start;
+    let level = path.length;
+    while (node.size > this.capacity) {
+      const { right, sep } = node.kind === 'leaf' ? this.#splitLeaf(node) : this.#splitBranch(node);
+      if (level === 0) {
+        const root = newBranch(this.#pager.alloc());
+        root.children = [node.pgno, right.pgno];
+        root.keys = [sep];
+        root.size = BRANCH_BASE_SIZE + branchEntrySize(sep);
+        root.lsn = lsn;
+        this.#pager.addNew(root);
+        return root.pgno;
+      }
+      level--;
+      const parent = path[level];
+      const i = idxs[level];
+      parent.keys.splice(i, 0, sep);
+      parent.children.splice(i + 1, 0, right.pgno);
+      parent.size += branchEntrySize(sep);
+      parent.lsn = lsn;
+      node = parent;
+    }
+    return path.length > 0 ? path[0].pgno : node.pgno;
+  }
+
+  delete(root: number, key: Uint8Array, lsn: number): Change {
+    if (this.get(root, key) === undefined) return { root, old: undefined };
+    const { path, idxs, leaf } = this.#writablePath(root, key);
+    const pos = lowerBound(leaf.keys, key);
+    const old = leaf.values[pos];
+    leaf.size -= leafEntrySize(key, old);
+    leaf.keys.splice(pos, 1);
+    leaf.values.splice(pos, 1);
+    leaf.lsn = lsn;
+    let node: TreeNode = leaf;
+    for (let level = path.length - 1; level >= 0; level--) {
+      if (node.size >= this.#minFill) break;
+      this.#rebalance(node, path[level], idxs[level], lsn);
+      node = path[level];
+    }
+    let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
+    let top = this.#pager.node(newRoot);
+    while (top.kind === 'branch' && top.keys.length === 0) {
+      newRoot = top.children[0];
+      this.#pager.free(top.pgno);
+      top = this.#pager.node(newRoot);
+    }
+    return { root: newRoot, old };
+  }
+
+  /** Merges an underfull node with a sibling, or evens them out when a merge would not fit. */
+  #rebalance(node: TreeNode, parent: BranchNode, i: number, lsn: number): void {
+    const pager = this.#pager;
+    const sibIdx = i > 0 ? i - 1 : i + 1;
+    if (sibIdx >= parent.children.length) return;
+    const sibRead = pager.node(parent.children[sibIdx]);
+    const sib = pager.writable(sibRead);
+    parent.children[sibIdx] = sib.pgno;
+    const [left, right] = i > 0 ? [sib, node] : [node, sib];
+    const sepIdx = i > 0 ? i - 1 : i;
+    const sep = parent.keys[sepIdx];
+    left.lsn = right.lsn = parent.lsn = lsn;
+    if (left.kind === 'leaf' && right.kind === 'leaf') {
+      if (left.size + right.size <= this.capacity) {
+        left.keys.push(...right.keys);
+        left.values.push(...right.values);
+        left.size += right.size;
+        this.#dropSeparator(parent, sepIdx, right.pgno);
+        return;
+      }
+      this.#evenLeaves(left, right, parent, sepIdx);
+      return;
+    }
+    if (left.kind === 'branch' && right.kind === 'branch') {
+      const merged = left.size + right.size - BRANCH_BASE_SIZE + branchEntrySize(sep);
+      if (merged <= this.capacity) {
+        left.keys.push(sep, ...right.keys);
+        left.children.push(...right.children);
+        left.size = merged;
+        this.#dropSeparator(parent, sepIdx, right.pgno);
+        return;
+      }
+      this.#evenBranches(left, right, parent, sepIdx);
+      return;
+    }
+    throw pager.corrupt(parent.pgno, 'children of one branch are at different depths');
+  }
+
+  #dropSeparator(parent: BranchNode, sepIdx: number, freed: number): void {
+    parent.size -= branchEntrySize(parent.keys[sepIdx]);
+    parent.keys.splice(sepIdx, 1);
+    parent.children.splice(sepIdx + 1, 1);
+    this.#pager.free(freed);
+  }
+
+  #setSeparator(parent: BranchNode, sepIdx: number, sep: Uint8Array): boolean {
+    const delta = branchEntrySize(sep) - branchEntrySize(parent.keys[sepIdx]);
+    // A longer separator could overflow the parent; an underfull child is allowed, an overfull page is not.
+    if (parent.size + delta > this.capacity) return false;
+    parent.size += delta;
+    parent.keys[sepIdx] = sep;
+    return true;
+  }
+
+  #evenLeaves(left: LeafNode, right: LeafNode, parent: BranchNode, sepIdx: number): void {
+    const keys = [...left.keys, ...right.keys];
+    const values = [...left.values, ...right.values];
+    const total = left.size + right.size;
+    let acc = 0;
+    let m = 0;
+    while (m < keys.length - 1 && acc + leafEntrySize(keys[m], values[m]) <= total / 2) {
+      acc += leafEntrySize(keys[m], values[m]);
+      m++;
+    }
+    if (m === 0) m = 1;
+    if (total - acc > this.capacity || acc > this.capacity) return;
+    if (!this.#setSeparator(parent, sepIdx, keys[m])) return;
+    left.keys = keys.slice(0, m);
+    left.values = values.slice(0, m);
+    right.keys = keys.slice(m);
+    right.values = values.slice(m);
+    left.size = acc;
+    right.size = total - acc;
+  }
+
+  #evenBranches(left: BranchNode, right: BranchNode, parent: BranchNode, sepIdx: number): void {
+    const keys = [...left.keys, parent.keys[sepIdx], ...right.keys];
+    const children = [...left.children, ...right.children];
+    const total = left.size + right.size + branchEntrySize(parent.keys[sepIdx]);
+    let acc = BRANCH_BASE_SIZE;
+    let m = 0;
+    while (m < keys.length - 2 && acc + branchEntrySize(keys[m]) <= total / 2) {
+      acc += branchEntrySize(keys[m]);
+      m++;
+    }
+    if (m === 0) m = 1;
+    const rightSize = total - acc - branchEntrySize(keys[m]) + BRANCH_BASE_SIZE;
+    if (acc > this.capacity || rightSize > this.capacity) return;
+    if (!this.#setSeparator(parent, sepIdx, keys[m])) return;
+    left.keys = keys.slice(0, m);
+    left.children = children.slice(0, m + 1);
+    right.keys = keys.slice(m + 1);
+    right.children = children.slice(m + 1);
+    left.size = acc;
+    right.size = rightSize;
+  }
+
+  /**
+   * Up to `max` entries in order starting at `from` and not passing `to`. Runs synchronously, so the tree
+   * cannot change underneath; callers resume from the last key returned.
+   */
+  scan(
+    root: number,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    max: number,
+  ): Array<[Uint8Array, LeafValue]> {
+    const pager = this.#pager;
+    const out: Array<[Uint8Array, LeafValue]> = [];
+    const stack: Array<{ node: BranchNode; i: number }> = [];
+    let node = pager.node(root);
+    while (node.kind === 'branch') {
+      let i: number;
+      if (!from) i = reverse ? node.children.length - 1 : 0;
+      else if (!reverse || from.inclusive) i = upperBound(node.keys, from.key);
+      else i = lowerBound(node.keys, from.key);
+      stack.push({ node, i });
+      node = pager.node(node.children[i]);
+    }
+    let leaf: LeafNode = node;
+    let pos: number;
+    if (!from) pos = reverse ? leaf.keys.length - 1 : 0;
+    else if (!reverse)
+      pos = from.inclusive ? lowerBound(leaf.keys, from.key) : upperBound(leaf.keys, from.key);
+    else pos = (from.inclusive ? upperBound(leaf.keys, from.key) : lowerBound(leaf.keys, from.key)) - 1;
+    while (out.length < max) {
+      if (pos < 0 || pos >= leaf.keys.length) {
+        // Climb to the nearest ancestor with another child in the scan direction, then descend.
+        let top = stack.pop();
+        while (top && (reverse ? top.i === 0 : top.i === top.node.children.length - 1)) top = stack.pop();
+        if (!top) break;
+        top.i += reverse ? -1 : 1;
+        stack.push(top);
+        let n = pager.node(top.node.children[top.i]);
+        while (n.kind === 'branch') {
+          const i = reverse ? n.children.length - 1 : 0;
+          stack.push({ node: n, i });
+          n = pager.node(n.children[i]);
+        }
+        leaf = n;
+        pos = reverse ? leaf.keys.length - 1 : 0;
+        continue;
+      }
+      const k = leaf.keys[pos];
+      if (to) {
+        const c = compareBytes(k, to.key);
+        if (reverse ? c < 0 || (c === 0 && !to.inclusive) : c > 0 || (c === 0 && !to.inclusive)) break;
+      }
+      out.push([k, leaf.values[pos]]);
+      pos += reverse ? -1 : 1;
+    }
+    return out;
+  }
+
+  /** Every page of the tree (nodes and overflow chains' head references), for dropping a tree. */
+  collect(root: number, onNode: (pgno: number) => void, onOverflow: (ref: OverflowRef) => void): void {
+    const node = this.#pager.node(root);
+    onNode(root);
+    if (node.kind === 'leaf') {
+      for (const v of node.values) if (isOverflow(v)) onOverflow(v);
+      return;
+    }
+    for (const c of node.children.slice()) this.collect(c, onNode, onOverflow);
+  }
+
+  /**
+   * Checks ordering, separator bounds, equal leaf depth, page sizes and non-empty non-root nodes.
+   * Returns the number of keys.
+   */
+  verify(
+    root: number,
+    onNode: (pgno: number) => void,
+    onOverflow: (ref: OverflowRef, pgno: number) => void,
+  ): number {
+    let leafDepth = -1;
+    let count = 0;
+    const fail = (pgno: number, why: string) => {
+      throw new CorruptionError(this.#pager.fileName, pgno, `tree invariant: ${why}`);
+    };
+    const visit = (pgno: number, depth: number, lo: Uint8Array | undefined, hi: Uint8Array | undefined) => {
+      onNode(pgno);
+      const node = this.#pager.node(pgno);
+      if (node.size > this.capacity) fail(pgno, `node size ${node.size} exceeds capacity ${this.capacity}`);
+      if (pgno !== root && node.keys.length === 0 && node.kind === 'leaf') fail(pgno, 'empty non-root leaf');
+      for (let i = 0; i < node.keys.length; i++) {
+        const k = node.keys[i];
+        if (i > 0 && compareBytes(node.keys[i - 1], k) >= 0) fail(pgno, 'keys out of order');
+        if (lo && compareBytes(k, lo) < 0) fail(pgno, 'key below its separator');
+        if (hi && compareBytes(k, hi) >= 0) fail(pgno, 'key at or above the next separator');
+      }
+      if (node.kind === 'leaf') {
+        let size = 0;
+        for (let i = 0; i < node.keys.length; i++) {
+          size += leafEntrySize(node.keys[i], node.values[i]);
+          const v = node.values[i];
+          if (isOverflow(v)) onOverflow(v, pgno);
+        }
+        if (size !== node.size) fail(pgno, 'recorded size differs from entries');
+        if (leafDepth === -1) leafDepth = depth;
+        else if (leafDepth !== depth) fail(pgno, 'leaves at different depths');
+        count += node.keys.length;
+        return;
+      }
+      if (node.children.length !== node.keys.length + 1) fail(pgno, 'child count is not key count + 1');
+      if (node.keys.length === 0) fail(pgno, 'branch without keys');
+      const children = node.children.slice();
+      const keys = node.keys.slice();
+      for (let i = 0; i < children.length; i++) {
+        visit(children[i], depth + 1, i === 0 ? lo : keys[i - 1], i === keys.length ? hi : keys[i]);
+      }
+    };
+    visit(root, 0, undefined, undefined);
+    return count;
+  }
+}

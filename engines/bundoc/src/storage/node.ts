@@ -1,0 +1,170 @@
+import { NODE_HEADER, PAGE_BRANCH, PAGE_LEAF } from './constants.js';
+
+/** A value stored in a leaf: inline bytes or a pointer to an overflow chain. */
+export type LeafValue = Uint8Array | OverflowRef;
+export interface OverflowRef {
+  readonly page: number;
+  readonly length: number;
+}
+
+export function isOverflow(v: LeafValue): v is OverflowRef {
+  return !(v instanceof Uint8Array);
+}
+
+/**
+ * Decoded B+tree node as cached by the buffer pool. Keys and inline values are never mutated in place
+ * (they may be shared with snapshots), only replaced.
+ */
+export interface LeafNode {
+  kind: 'leaf';
+  pgno: number;
+  lsn: number;
+  keys: Uint8Array[];
+  values: LeafValue[];
+  /** Encoded payload bytes after the header. */
+  size: number;
+  dirty: boolean;
+}
+
+/** children[i] holds keys < keys[i]; children[i+1] holds keys >= keys[i]. */
+export interface BranchNode {
+  kind: 'branch';
+  pgno: number;
+  lsn: number;
+  keys: Uint8Array[];
+  children: number[];
+  size: number;
+  dirty: boolean;
+}
+
+export type TreeNode = LeafNode | BranchNode;
+
+export function leafEntrySize(key: Uint8Array, value: LeafValue): number {
+  return 2 + key.length + 1 + 4 + (isOverflow(value) ? 4 : value.length);
+}
+
+export function branchEntrySize(key: Uint8Array): number {
+  return 2 + key.length + 4;
+}
+
+export const BRANCH_BASE_SIZE = 4;
+
+export function newLeaf(pgno: number): LeafNode {
+  return { kind: 'leaf', pgno, lsn: 0, keys: [], values: [], size: 0, dirty: true };
+}
+
+export function newBranch(pgno: number): BranchNode {
+  return { kind: 'branch', pgno, lsn: 0, keys: [], children: [], size: BRANCH_BASE_SIZE, dirty: true };
+}
+
+function writeHeader(buf: Buffer, type: number, count: number, pgno: number, lsn: number): void {
+  buf[0] = type;
+  buf[1] = 0;
+  buf.writeUInt16LE(count, 2);
+  buf.writeUInt32LE(pgno, 4);
+  buf.writeDoubleLE(lsn, 8);
+}
+
+/** Serializes a node into a logical page of `logicalSize` bytes. */
+export function encodeNode(node: TreeNode, logicalSize: number): Buffer {
+  const buf = Buffer.alloc(logicalSize);
+  writeHeader(buf, node.kind === 'leaf' ? PAGE_LEAF : PAGE_BRANCH, node.keys.length, node.pgno, node.lsn);
+  let o = NODE_HEADER;
+  if (node.kind === 'leaf') {
+    for (let i = 0; i < node.keys.length; i++) {
+      const k = node.keys[i];
+      const v = node.values[i];
+      buf.writeUInt16LE(k.length, o);
+      buf.set(k, o + 2);
+      o += 2 + k.length;
+      if (isOverflow(v)) {
+        buf[o] = 1;
+        buf.writeUInt32LE(v.length, o + 1);
+        buf.writeUInt32LE(v.page, o + 5);
+        o += 9;
+      } else {
+        buf[o] = 0;
+        buf.writeUInt32LE(v.length, o + 1);
+        buf.set(v, o + 5);
+        o += 5 + v.length;
+      }
+    }
+  } else {
+    buf.writeUInt32LE(node.children[0], o);
+    o += 4;
+    for (let i = 0; i < node.keys.length; i++) {
+      const k = node.keys[i];
+      buf.writeUInt16LE(k.length, o);
+      buf.set(k, o + 2);
+      o += 2 + k.length;
+      buf.writeUInt32LE(node.children[i + 1], o);
+      o += 4;
+    }
+  }
+  return buf;
+}
+
+/** Parses a logical page; throws a plain Error with the reason when the structure is impossible. */
+export function decodeNode(buf: Buffer, pgno: number): TreeNode {
+  const type = buf[0];
+  const count = buf.readUInt16LE(2);
+  const self = buf.readUInt32LE(4);
+  if (self !== pgno) throw new Error(`page claims number ${self} (misplaced page)`);
+  const lsn = buf.readDoubleLE(8);
+  const end = buf.length;
+  let o = NODE_HEADER;
+  const need = (n: number) => {
+    if (o + n > end) throw new Error('entry runs past the end of the page');
+  };
+  // Keys are copied out of the page buffer so cached nodes never pin whole pages.
+  const readKey = (): Uint8Array => {
+    need(2);
+    const len = buf.readUInt16LE(o);
+    need(2 + len);
+    const k = Uint8Array.prototype.slice.call(buf, o + 2, o + 2 + len);
+    o += 2 + len;
+    return k;
+  };
+  if (type === PAGE_LEAF) {
+    const keys: Uint8Array[] = new Array(count);
+    const values: LeafValue[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      keys[i] = readKey();
+      need(5);
+      const flag = buf[o];
+      const len = buf.readUInt32LE(o + 1);
+      if (flag === 1) {
+        need(9);
+        values[i] = { length: len, page: buf.readUInt32LE(o + 5) };
+        o += 9;
+      } else if (flag === 0) {
+        need(5 + len);
+        values[i] = Uint8Array.prototype.slice.call(buf, o + 5, o + 5 + len);
+        o += 5 + len;
+      } else {
+        throw new Error(`bad value flag ${flag}`);
+      }
+    }
+    return { kind: 'leaf', pgno, lsn, keys, values, size: o - NODE_HEADER, dirty: false };
+  }
+  if (type === PAGE_BRANCH) {
+    const keys: Uint8Array[] = new Array(count);
+    const children: number[] = new Array(count + 1);
+    need(4);
+    children[0] = buf.readUInt32LE(o);
+    o += 4;
+    for (let i = 0; i < count; i++) {
+      keys[i] = readKey();
+      need(4);
+      children[i + 1] = buf.readUInt32LE(o);
+      o += 4;
+    }
+    return { kind: 'branch', pgno, lsn, keys, children, size: o - NODE_HEADER, dirty: false };
+  }
+  throw new Error(`page type ${type} is not a tree node`);
+}
+
+/** Byte-wise comparison (the order of every tree). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}

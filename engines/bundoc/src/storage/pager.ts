@@ -1,0 +1,206 @@
+import * as fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { BufferPool } from './buffer-pool.js';
+import { META_PAGES, NODE_HEADER, PAGE_OVERFLOW } from './constants.js';
+import { CorruptionError } from './errors.js';
+import { decodeNode, encodeNode, type TreeNode } from './node.js';
+import type { PageSealer } from './page-seal.js';
+
+/** Bytes of an overflow/blob page payload header: next page u32, chunk length u32. */
+const CHAIN_HEADER = 8;
+
+export interface ChainRead {
+  bytes: Buffer;
+  pages: number[];
+}
+
+/**
+ * Page-level access to the data file: reads verify checksums, nodes are cached in the buffer pool, and
+ * page allocation follows the checkpoint epochs (see FORMAT.md "Copy-on-write between checkpoints"):
+ * a page that the last durable checkpoint references is never overwritten; it is copied to a page
+ * allocated in the current epoch (`fresh`) and freed only once the next checkpoint is durable.
+ */
+export class Pager {
+  readonly fileName: string;
+  readonly sealer: PageSealer;
+  readonly pool: BufferPool;
+  readonly fh: FileHandle;
+  readonly fd: number;
+  pageCount: number;
+  /** Pages free in the durable checkpoint and in the current state: reusable now. */
+  freeList: number[];
+  /** Pages freed in this epoch that the durable checkpoint still references. */
+  pendingFree: number[] = [];
+  /** Pages allocated in this epoch: no checkpoint references them, so they may change in place. */
+  fresh = new Set<number>();
+  pagesRead = 0;
+  pagesWritten = 0;
+
+  constructor(
+    fh: FileHandle,
+    fileName: string,
+    sealer: PageSealer,
+    cacheBytes: number,
+    pageCount: number,
+    freeList: number[],
+  ) {
+    this.fh = fh;
+    this.fd = fh.fd;
+    this.fileName = fileName;
+    this.sealer = sealer;
+    this.pool = new BufferPool(cacheBytes, sealer.pageSize);
+    this.pageCount = pageCount;
+    this.freeList = freeList;
+  }
+
+  corrupt(pgno: number | undefined, reason: string): CorruptionError {
+    return new CorruptionError(this.fileName, pgno, reason);
+  }
+
+  readLogical(pgno: number): Buffer {
+    if (pgno < META_PAGES || pgno >= this.pageCount) {
+      throw this.corrupt(pgno, `page number out of range (page count ${this.pageCount})`);
+    }
+    const size = this.sealer.pageSize;
+    const buf = Buffer.allocUnsafe(size);
+    const n = fs.readSync(this.fd, buf, 0, size, pgno * size);
+    this.pagesRead++;
+    const r = this.sealer.unseal(pgno, n === size ? buf : buf.subarray(0, n));
+    if (!r.ok) throw this.corrupt(pgno, r.reason);
+    return r.logical;
+  }
+
+  writeLogical(pgno: number, logical: Buffer): void {
+    const size = this.sealer.pageSize;
+    const phys = this.sealer.seal(pgno, logical);
+    fs.writeSync(this.fd, phys, 0, size, pgno * size);
+    this.pagesWritten++;
+  }
+
+  node(pgno: number): TreeNode {
+    const cached = this.pool.get(pgno);
+    if (cached) return cached;
+    const logical = this.readLogical(pgno);
+    let node: TreeNode;
+    try {
+      node = decodeNode(logical, pgno);
+    } catch (e) {
+      throw this.corrupt(pgno, (e as Error).message);
+    }
+    this.pool.add(node);
+    return node;
+  }
+
+  writeNode(node: TreeNode): void {
+    this.writeLogical(node.pgno, encodeNode(node, this.sealer.logicalSize));
+    node.dirty = false;
+  }
+
+  /** Writes every dirty cached node (no fsync). */
+  flushDirty(): number {
+    let n = 0;
+    for (const node of this.pool.nodes()) {
+      if (node.dirty) {
+        this.writeNode(node);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  evict(): void {
+    this.pool.evict((n) => this.writeNode(n));
+  }
+
+  alloc(): number {
+    const pgno = this.freeList.length > 0 ? this.freeList.pop()! : this.pageCount++;
+    this.fresh.add(pgno);
+    return pgno;
+  }
+
+  free(pgno: number): void {
+    this.pool.remove(pgno);
+    if (this.fresh.delete(pgno)) this.freeList.push(pgno);
+    else this.pendingFree.push(pgno);
+  }
+
+  /** A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page. */
+  writable(node: TreeNode): TreeNode {
+    if (this.fresh.has(node.pgno)) {
+      node.dirty = true;
+      return node;
+    }
+    const pgno = this.alloc();
+    const copy: TreeNode =
+      node.kind === 'leaf'
+        ? { ...node, pgno, keys: node.keys.slice(), values: node.values.slice(), dirty: true }
+        : { ...node, pgno, keys: node.keys.slice(), children: node.children.slice(), dirty: true };
+    this.free(node.pgno);
+    this.pool.add(copy);
+    return copy;
+  }
+
+  addNew(node: TreeNode): void {
+    node.dirty = true;
+    this.pool.add(node);
+  }
+
+  get chainCapacity(): number {
+    return this.sealer.logicalSize - NODE_HEADER - CHAIN_HEADER;
+  }
+
+  /** Writes bytes into a chain of fresh pages at once (they are not referenced by any checkpoint). */
+  writeChain(type: number, bytes: Uint8Array, lsn: number, pages?: number[]): number[] {
+    const cap = this.chainCapacity;
+    const count = Math.max(1, Math.ceil(bytes.length / cap));
+    const list = pages ?? Array.from({ length: count }, () => this.alloc());
+    for (let i = 0; i < count; i++) {
+      const buf = Buffer.alloc(this.sealer.logicalSize);
+      buf[0] = type;
+      buf.writeUInt32LE(list[i], 4);
+      buf.writeDoubleLE(lsn, 8);
+      const chunk = bytes.subarray(i * cap, Math.min(bytes.length, (i + 1) * cap));
+      buf.writeUInt32LE(i + 1 < count ? list[i + 1] : 0, NODE_HEADER);
+      buf.writeUInt32LE(chunk.length, NODE_HEADER + 4);
+      buf.set(chunk, NODE_HEADER + CHAIN_HEADER);
+      this.writeLogical(list[i], buf);
+    }
+    return list;
+  }
+
+  readChain(type: number, head: number, length: number): ChainRead {
+    const out = Buffer.allocUnsafe(length);
+    const pages: number[] = [];
+    let off = 0;
+    let pgno = head;
+    const maxPages = Math.max(1, Math.ceil(length / this.chainCapacity));
+    while (true) {
+      if (pages.length >= maxPages) throw this.corrupt(pgno, 'chain longer than its recorded length');
+      const buf = this.readLogical(pgno);
+      if (buf[0] !== type) throw this.corrupt(pgno, `expected page type ${type}, found ${buf[0]}`);
+      if (buf.readUInt32LE(4) !== pgno) throw this.corrupt(pgno, 'page claims another number (misplaced)');
+      pages.push(pgno);
+      const next = buf.readUInt32LE(NODE_HEADER);
+      const len = buf.readUInt32LE(NODE_HEADER + 4);
+      if (len > this.chainCapacity || off + len > length) throw this.corrupt(pgno, 'chain chunk length');
+      buf.copy(out, off, NODE_HEADER + CHAIN_HEADER, NODE_HEADER + CHAIN_HEADER + len);
+      off += len;
+      if (next === 0) break;
+      pgno = next;
+    }
+    if (off !== length) throw this.corrupt(head, `chain holds ${off} bytes, expected ${length}`);
+    return { bytes: out, pages };
+  }
+
+  writeOverflow(bytes: Uint8Array, lsn: number): number {
+    return this.writeChain(PAGE_OVERFLOW, bytes, lsn)[0];
+  }
+
+  readOverflow(head: number, length: number): ChainRead {
+    return this.readChain(PAGE_OVERFLOW, head, length);
+  }
+
+  async sync(): Promise<void> {
+    await this.fh.datasync();
+  }
+}

@@ -1,0 +1,833 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { type Bound, BTree } from './btree.js';
+import { blobSize, type CheckpointBlob, decodeBlob, encodeBlob } from './checkpoint-blob.js';
+import {
+  DATA_FILE,
+  FORMAT_VERSION,
+  META_PAGES,
+  maxKeyBytes,
+  NODE_HEADER,
+  PAGE_BLOB,
+  PAGE_SIZES,
+  type PageSize,
+  WAL_DIR,
+} from './constants.js';
+import { Cipher } from './crypto.js';
+import {
+  ClosedError,
+  ConflictError,
+  CorruptionError,
+  EncryptionKeyError,
+  FormatError,
+  InvalidArgumentError,
+  StoreFailedError,
+} from './errors.js';
+import { DirLock } from './lock.js';
+import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
+import { compareBytes, isOverflow, type LeafValue, leafEntrySize } from './node.js';
+import { decodeOps, encodeOps, type Op } from './ops.js';
+import { PageSealer } from './page-seal.js';
+import { Pager } from './pager.js';
+import { keyString } from './sorted-keys.js';
+import { type ScanBatch, Transaction, type TxHost } from './transaction.js';
+import { checkTree } from './validate.js';
+import { VersionStore } from './versions.js';
+import { type Durability, syncDir, Wal } from './wal.js';
+
+export interface StorageOptions {
+  pageSize?: PageSize;
+  /** Buffer pool budget in bytes (default 64 MiB). */
+  cacheBytes?: number;
+  durability?: Durability;
+  encryptionKey?: Uint8Array;
+  /** Checkpoint automatically once the WAL grew by this many bytes (default 64 MiB). */
+  checkpointBytes?: number;
+  /** ... or this long after the last checkpoint when there were commits (default 60 s; 0 disables). */
+  checkpointIntervalMs?: number;
+  /** WAL segment size before rotation (default 32 MiB). */
+  walSegmentBytes?: number;
+}
+
+export interface StorageStats {
+  pageSize: number;
+  pages: number;
+  freePages: number;
+  fileBytes: number;
+  cache: { pages: number; capacityPages: number; hits: number; misses: number; evictions: number };
+  pagesRead: number;
+  pagesWritten: number;
+  wal: { bytes: number; segments: number; lastLsn: number; durableLsn: number };
+  fsyncs: number;
+  commits: number;
+  conflicts: number;
+  groupCommits: number;
+  avgGroupSize: number;
+  maxGroupSize: number;
+  checkpoints: number;
+  lastCheckpointLsn: number;
+  activeTransactions: number;
+  retainedVersions: number;
+  trees: number;
+}
+
+export interface VerifyReport {
+  trees: number;
+  keys: number;
+  reachablePages: number;
+  freePages: number;
+}
+
+const KEY_CHECK_AAD = Buffer.from('bundoc-key-check', 'latin1');
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Reads both meta slots; slot 1 sits one page in, and the page size is only known from a valid slot. */
+async function readMetas(file: string): Promise<MetaRead[]> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const probe = Buffer.alloc(16384 * 2);
+    const { bytesRead } = await fh.read(probe, 0, probe.length, 0);
+    const data = probe.subarray(0, bytesRead);
+    const first = decodeMeta(data.subarray(0, Math.min(bytesRead, 16384)));
+    const sizes: number[] = first.kind === 'ok' ? [first.meta.pageSize] : [...PAGE_SIZES];
+    let second: MetaRead = { kind: 'not-bundoc' };
+    for (const size of sizes) {
+      const r = decodeMeta(data.subarray(size, Math.min(bytesRead, 2 * size)));
+      if (r.kind === 'ok' || second.kind === 'not-bundoc') second = r;
+      if (r.kind === 'ok') break;
+    }
+    return [first, second];
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Chooses the newest valid meta or explains, with a typed error, why the directory cannot be opened. */
+function pickMeta(reads: MetaRead[], dir: string): Meta {
+  for (const r of reads) {
+    if (r.kind === 'newer') {
+      throw new FormatError(
+        `${dir} was written by a newer bundoc (format version ${r.version}; this build reads up to ${FORMAT_VERSION})`,
+      );
+    }
+  }
+  const ok = reads.flatMap((r) => (r.kind === 'ok' ? [r.meta] : []));
+  if (ok.length === 0) {
+    if (reads.every((r) => r.kind === 'not-bundoc')) throw new FormatError(`${dir} is not a bundoc store`);
+    const why = reads.map((r, i) => `meta ${i}: ${r.kind === 'corrupt' ? r.reason : r.kind}`).join('; ');
+    throw new CorruptionError(DATA_FILE, 0, `no valid meta page (${why})`);
+  }
+  return ok.reduce((a, b) => (b.epoch > a.epoch ? b : a));
+}
+
+/**
+ * An ordered key-value store of named B+trees with MVCC snapshot transactions, a write-ahead log with
+ * group commit, copy-on-write checkpoints and crash recovery. See FORMAT.md for the design.
+ */
+export class Storage implements TxHost {
+  readonly dir: string;
+  readonly maxKey: number;
+  readonly #lock: DirLock;
+  readonly #pager: Pager;
+  readonly #btree: BTree;
+  readonly #wal: Wal;
+  readonly #versions = new VersionStore();
+  readonly #catalog = new Map<string, number>();
+  readonly #active = new Set<Transaction>();
+  readonly #opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>;
+  #meta: Meta;
+  /** Pages of the last checkpoint's catalog blob: in use until the next checkpoint is durable. */
+  #blobPages: number[];
+  /** Pages freed before an in-flight checkpoint; reusable once its meta is durable. */
+  #releasing: number[] = [];
+  #checkpointChain: Promise<void> = Promise.resolve();
+  #checkpointRunning = false;
+  #walBytesAtCheckpoint = 0;
+  #lastCheckpointAt = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #failed: StoreFailedError | undefined;
+  #inflight = new Set<Promise<unknown>>();
+  commits = 0;
+  conflicts = 0;
+  checkpoints = 0;
+
+  private constructor(
+    dir: string,
+    lock: DirLock,
+    pager: Pager,
+    wal: Wal,
+    meta: Meta,
+    blob: CheckpointBlob,
+    blobPages: number[],
+    opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>,
+  ) {
+    this.dir = dir;
+    this.#lock = lock;
+    this.#pager = pager;
+    this.#wal = wal;
+    this.#meta = meta;
+    this.#blobPages = blobPages;
+    this.#opts = opts;
+    this.maxKey = maxKeyBytes(meta.pageSize);
+    this.#btree = new BTree(pager, pager.sealer.logicalSize - NODE_HEADER);
+    for (const [name, root] of blob.trees) this.#catalog.set(name, root);
+  }
+
+  static async open(dir: string, options: StorageOptions = {}): Promise<Storage> {
+    if (typeof dir !== 'string' || dir.length === 0)
+      throw new InvalidArgumentError('dir must be a non-empty string');
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('options must be an object');
+    const o = options;
+    if (o.pageSize !== undefined && !PAGE_SIZES.includes(o.pageSize)) {
+      throw new InvalidArgumentError(`pageSize must be one of ${PAGE_SIZES.join(', ')}`);
+    }
+    const positive = (v: unknown, name: string, min: number) => {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) {
+        throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
+      }
+    };
+    positive(o.cacheBytes, 'cacheBytes', 0);
+    positive(o.checkpointBytes, 'checkpointBytes', 1);
+    positive(o.checkpointIntervalMs, 'checkpointIntervalMs', 0);
+    positive(o.walSegmentBytes, 'walSegmentBytes', 4096);
+    if (o.durability !== undefined && !['full', 'normal', 'off'].includes(o.durability)) {
+      throw new InvalidArgumentError("durability must be 'full', 'normal' or 'off'");
+    }
+    const cipher = o.encryptionKey !== undefined ? new Cipher(o.encryptionKey) : undefined;
+    const opts = {
+      cacheBytes: o.cacheBytes ?? 64 * 1024 * 1024,
+      durability: o.durability ?? 'full',
+      checkpointBytes: o.checkpointBytes ?? 64 * 1024 * 1024,
+      checkpointIntervalMs: o.checkpointIntervalMs ?? 60_000,
+      walSegmentBytes: o.walSegmentBytes ?? 32 * 1024 * 1024,
+    };
+
+    const file = path.join(dir, DATA_FILE);
+    let exists = fs.existsSync(file);
+    if (!exists && fs.existsSync(dir)) {
+      if (!fs.statSync(dir).isDirectory()) throw new FormatError(`${dir} is not a directory`);
+      const entries = fs.readdirSync(dir);
+      if (entries.length > 0) throw new FormatError(`${dir} is not a bundoc store (it holds other files)`);
+    }
+    // Everything that can be refused is checked before the lock is taken, so refusal changes nothing.
+    let meta: Meta | undefined;
+    if (exists) {
+      meta = pickMeta(await readMetas(file), dir);
+      if (o.pageSize !== undefined && o.pageSize !== meta.pageSize) {
+        throw new InvalidArgumentError(`store was created with pageSize ${meta.pageSize}, not ${o.pageSize}`);
+      }
+      Storage.#checkKey(meta, cipher);
+    } else {
+      await fsp.mkdir(dir, { recursive: true });
+    }
+    const lock = DirLock.acquire(dir);
+    try {
+      if (!exists) {
+        meta = await Storage.#create(dir, o.pageSize ?? 8192, cipher);
+        exists = true;
+      } else {
+        meta = pickMeta(await readMetas(file), dir);
+      }
+      return await Storage.#load(dir, lock, meta!, cipher, opts);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
+  static #checkKey(meta: Meta, cipher: Cipher | undefined): void {
+    if (meta.encrypted && !cipher)
+      throw new EncryptionKeyError('store is encrypted: an encryptionKey is required');
+    if (!meta.encrypted && cipher)
+      throw new EncryptionKeyError('store is not encrypted but an encryptionKey was given');
+    if (cipher && !cipher.open(meta.keyCheck, KEY_CHECK_AAD)) {
+      throw new EncryptionKeyError('wrong encryption key for this store');
+    }
+  }
+
+  static async #create(dir: string, pageSize: number, cipher: Cipher | undefined): Promise<Meta> {
+    const keyCheck = Buffer.alloc(44);
+    if (cipher) cipher.sealInto(Buffer.alloc(16), KEY_CHECK_AAD, keyCheck);
+    const meta: Meta = {
+      version: FORMAT_VERSION,
+      pageSize,
+      encrypted: cipher !== undefined,
+      epoch: 0,
+      checkpointLsn: 0,
+      pageCount: META_PAGES,
+      blobHead: 0,
+      blobLength: 0,
+      nextSegment: 0,
+      keyCheck,
+    };
+    const tmp = path.join(dir, `${DATA_FILE}.creating`);
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.write(encodeMeta(meta, pageSize), 0, pageSize, 0);
+      await fh.write(Buffer.alloc(pageSize), 0, pageSize, pageSize);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path.join(dir, DATA_FILE));
+    await syncDir(dir);
+    return meta;
+  }
+
+  static async #load(
+    dir: string,
+    lock: DirLock,
+    meta: Meta,
+    cipher: Cipher | undefined,
+    opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>,
+  ): Promise<Storage> {
+    const fh = await fsp.open(path.join(dir, DATA_FILE), 'r+');
+    let wal: Wal | undefined;
+    try {
+      const sealer = new PageSealer(meta.pageSize, cipher);
+      const pager = new Pager(fh, DATA_FILE, sealer, opts.cacheBytes, meta.pageCount, []);
+      let blob: CheckpointBlob = { trees: [], detached: [], free: [] };
+      let blobPages: number[] = [];
+      if (meta.blobHead !== 0) {
+        const r = pager.readChain(PAGE_BLOB, meta.blobHead, meta.blobLength);
+        try {
+          blob = decodeBlob(r.bytes);
+        } catch (e) {
+          throw new CorruptionError(DATA_FILE, meta.blobHead, (e as Error).message);
+        }
+        blobPages = r.pages;
+      }
+      pager.freeList = blob.free.slice();
+      const opened = await Wal.open(dir, {
+        cipher,
+        segmentBytes: opts.walSegmentBytes,
+        durability: opts.durability,
+        checkpointLsn: meta.checkpointLsn,
+        nextSegment: meta.nextSegment,
+      });
+      wal = opened.wal;
+      const st = new Storage(dir, lock, pager, wal, meta, blob, blobPages, opts);
+      for (const root of blob.detached) st.#freeTree(root);
+      for (const rec of opened.records) st.#apply(decodeOps(rec.body, rec.lsn), rec.lsn, false);
+      st.#walBytesAtCheckpoint = 0;
+      if (opened.records.length > 0 || blob.detached.length > 0) await st.checkpoint();
+      st.#startTimer();
+      return st;
+    } catch (e) {
+      if (wal) await wal.close().catch(() => {});
+      await fh.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  #startTimer(): void {
+    if (this.#opts.checkpointIntervalMs <= 0) return;
+    this.#timer = setInterval(
+      () => {
+        const due = Date.now() - this.#lastCheckpointAt >= this.#opts.checkpointIntervalMs;
+        if (due && this.#wal.lastLsn > this.#meta.checkpointLsn) this.#autoCheckpoint();
+      },
+      Math.max(50, Math.min(1000, this.#opts.checkpointIntervalMs)),
+    );
+    this.#timer.unref();
+  }
+
+  // ---- lifecycle guards ----
+
+  assertUsable(): void {
+    if (this.#failed) throw this.#failed;
+    if (this.#closed) throw new ClosedError('storage');
+  }
+
+  #fail(e: unknown): StoreFailedError {
+    if (!this.#failed) this.#failed = e instanceof StoreFailedError ? e : new StoreFailedError(e);
+    return this.#failed;
+  }
+
+  /** Highest LSN whose commit has been acknowledged; new snapshots start here. */
+  get #visible(): number {
+    return this.#opts.durability === 'full' ? this.#wal.durableLsn : this.#wal.writtenLsn;
+  }
+
+  // ---- transactions ----
+
+  begin(opts?: { readOnly?: boolean }): Transaction {
+    this.assertUsable();
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+      throw new InvalidArgumentError('begin options must be an object');
+    }
+    if (opts?.readOnly !== undefined && typeof opts.readOnly !== 'boolean') {
+      throw new InvalidArgumentError('readOnly must be a boolean');
+    }
+    const tx = new Transaction(this, this.#visible, opts?.readOnly === true);
+    this.#active.add(tx);
+    return tx;
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T, opts?: { retries?: number }): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('transaction needs a function');
+    const retries = opts?.retries ?? 5;
+    if (!Number.isInteger(retries) || retries < 0)
+      throw new InvalidArgumentError('retries must be an integer >= 0');
+    for (let attempt = 0; ; attempt++) {
+      const tx = this.begin();
+      try {
+        const result = await fn(tx);
+        if (tx.state === 'open') await tx.commit();
+        return result;
+      } catch (e) {
+        tx.abort();
+        if (!(e instanceof ConflictError) || attempt >= retries) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 2 * (attempt + 1)));
+      }
+    }
+  }
+
+  endTx(tx: Transaction): void {
+    this.#active.delete(tx);
+    this.#gc();
+  }
+
+  #gc(): void {
+    let min = this.#visible;
+    for (const t of this.#active) if (t.snapshot < min) min = t.snapshot;
+    this.#versions.gc(min, (_tree, d) => {
+      if (!this.#failed && !this.#closed) this.#freeTree(d.root);
+    });
+  }
+
+  readAt(tree: string, key: Uint8Array, snapshot: number): Uint8Array | undefined {
+    const drop = this.#versions.dropAfter(tree, snapshot);
+    const v = this.#versions.lookup(tree, keyString(key), snapshot, drop?.seq ?? Number.POSITIVE_INFINITY);
+    if (v) return v.before?.slice();
+    const root = drop ? drop.root : this.#catalog.get(tree);
+    if (root === undefined) return undefined;
+    const lv = this.#btree.get(root, key);
+    const out = lv === undefined ? undefined : this.#materialize(lv);
+    this.#pager.evict();
+    return out;
+  }
+
+  #materialize(v: LeafValue): Uint8Array {
+    return isOverflow(v) ? this.#pager.readOverflow(v.page, v.length).bytes : v.slice();
+  }
+
+  scanAt(
+    tree: string,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    max: number,
+    snapshot: number,
+  ): ScanBatch {
+    const drop = this.#versions.dropAfter(tree, snapshot);
+    const until = drop?.seq ?? Number.POSITIVE_INFINITY;
+    const root = drop ? drop.root : this.#catalog.get(tree);
+    const base = root === undefined ? [] : this.#btree.scan(root, from, to, reverse, max);
+    const treeDone = base.length < max;
+    let upto: Bound | undefined = treeDone ? to : { key: base[base.length - 1][0], inclusive: true };
+    // Keys changed after the snapshot inside the interval the tree batch covers.
+    const kv = this.#versions.keysOf(tree);
+    const overrides: Array<[Uint8Array, Uint8Array | undefined]> = [];
+    if (kv && kv.size > 0) {
+      const a = from ? { key: keyString(from.key), inclusive: from.inclusive } : undefined;
+      const b = upto ? { key: keyString(upto.key), inclusive: upto.inclusive } : undefined;
+      for (const ks of reverse ? kv.between(b, a, true) : kv.between(a, b, false)) {
+        const rec = kv.get(ks)!;
+        const v = this.#versions.versionAt(rec, snapshot, until);
+        if (v) overrides.push([rec.key, v.before]);
+      }
+    }
+    const entries: Array<[Uint8Array, Uint8Array]> = [];
+    let bytes = 0;
+    let i = 0;
+    let j = 0;
+    let cut = false;
+    const dir = reverse ? -1 : 1;
+    while (i < base.length || j < overrides.length) {
+      if (bytes > MAX_BATCH_BYTES && entries.length > 0) {
+        cut = true;
+        break;
+      }
+      let key: Uint8Array;
+      let value: Uint8Array | undefined;
+      const c =
+        i >= base.length ? 1 : j >= overrides.length ? -1 : compareBytes(base[i][0], overrides[j][0]) * dir;
+      if (c < 0) {
+        key = base[i][0];
+        value = this.#materialize(base[i][1]);
+        i++;
+      } else {
+        key = overrides[j][0];
+        value = overrides[j][1]?.slice();
+        j++;
+        if (c === 0) i++;
+      }
+      if (value !== undefined) {
+        entries.push([key.slice(), value]);
+        bytes += value.length + key.length;
+      }
+    }
+    if (cut) upto = { key: entries[entries.length - 1][0], inclusive: true };
+    this.#pager.evict();
+    return { entries, upto, done: treeDone && !cut };
+  }
+
+  async commitTx(tx: Transaction): Promise<void> {
+    this.assertUsable();
+    const ops: Op[] = [];
+    for (const [tree, set] of tx.writes) {
+      const drop = this.#versions.dropAfter(tree, tx.snapshot);
+      if (drop) {
+        this.conflicts++;
+        throw new ConflictError(tree, 'the tree was dropped after this transaction began');
+      }
+      for (const [ks, w] of set.map) {
+        if (this.#versions.latestSeq(tree, ks) > tx.snapshot) {
+          this.conflicts++;
+          throw new ConflictError(tree);
+        }
+        ops.push(
+          w.value === undefined
+            ? { kind: 'delete', tree, key: w.key }
+            : { kind: 'put', tree, key: w.key, value: w.value },
+        );
+      }
+    }
+    if (ops.length === 0) return;
+    await this.#log(ops);
+  }
+
+  /** Appends a commit record, applies it, then waits for the durability the mode promises. */
+  async #log(ops: Op[]): Promise<void> {
+    const lsn = this.#wal.append(encodeOps(ops));
+    try {
+      this.#apply(ops, lsn, true);
+    } catch (e) {
+      // A half-applied commit must never be read or checkpointed.
+      throw this.#fail(e);
+    }
+    this.commits++;
+    this.#pager.evict();
+    this.#maybeAutoCheckpoint();
+    const wait = this.#opts.durability === 'full' ? this.#wal.waitDurable(lsn) : this.#wal.waitWritten(lsn);
+    this.#inflight.add(wait);
+    try {
+      await wait;
+    } catch (e) {
+      throw this.#fail(e);
+    } finally {
+      this.#inflight.delete(wait);
+    }
+    this.#gc();
+  }
+
+  #apply(ops: Op[], lsn: number, keepVersions: boolean): void {
+    for (const op of ops) {
+      if (op.kind === 'drop') {
+        const root = this.#catalog.get(op.tree);
+        if (root === undefined) continue;
+        this.#catalog.delete(op.tree);
+        if (keepVersions) this.#versions.recordDrop(op.tree, lsn, root);
+        else this.#freeTree(root);
+        continue;
+      }
+      let root = this.#catalog.get(op.tree);
+      if (root === undefined) {
+        if (op.kind === 'delete') continue;
+        root = this.#btree.createEmpty();
+      }
+      let change: { root: number; old: LeafValue | undefined };
+      if (op.kind === 'put') {
+        const inline = leafEntrySize(op.key, op.value) <= this.#btree.capacity / 3;
+        const lv: LeafValue = inline
+          ? op.value
+          : { page: this.#pager.writeOverflow(op.value, lsn), length: op.value.length };
+        change = this.#btree.put(root, op.key, lv, lsn);
+      } else {
+        change = this.#btree.delete(root, op.key, lsn);
+      }
+      this.#catalog.set(op.tree, change.root);
+      let before: Uint8Array | undefined;
+      if (change.old !== undefined) {
+        if (isOverflow(change.old)) {
+          const r = this.#pager.readOverflow(change.old.page, change.old.length);
+          before = r.bytes;
+          for (const p of r.pages) this.#pager.free(p);
+        } else {
+          before = change.old;
+        }
+      }
+      if (keepVersions) this.#versions.record(op.tree, keyString(op.key), op.key, lsn, before);
+    }
+  }
+
+  #freeTree(root: number): void {
+    const pages: number[] = [];
+    this.#btree.collect(
+      root,
+      (p) => pages.push(p),
+      (ref) => pages.push(...this.#pager.readOverflow(ref.page, ref.length).pages),
+    );
+    for (const p of pages) this.#pager.free(p);
+  }
+
+  // ---- trees ----
+
+  trees(): string[] {
+    this.assertUsable();
+    return [...this.#catalog.keys()].sort();
+  }
+
+  async dropTree(name: string): Promise<void> {
+    this.assertUsable();
+    checkTree(name);
+    if (!this.#catalog.has(name)) return;
+    await this.#log([{ kind: 'drop', tree: name }]);
+  }
+
+  // ---- checkpoints ----
+
+  #maybeAutoCheckpoint(): void {
+    if (this.#checkpointRunning) return;
+    if (this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= this.#opts.checkpointBytes)
+      this.#autoCheckpoint();
+  }
+
+  #autoCheckpoint(): void {
+    if (this.#checkpointRunning || this.#closed || this.#failed) return;
+    this.checkpoint().catch((e) => this.#fail(e));
+  }
+
+  /** Makes the current state the durable base and truncates the WAL behind it. */
+  checkpoint(): Promise<void> {
+    this.assertUsable();
+    return this.#serialize(() => this.#checkpoint());
+  }
+
+  #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#checkpointChain.then(async () => {
+      this.#checkpointRunning = true;
+      try {
+        return await fn();
+      } finally {
+        this.#checkpointRunning = false;
+      }
+    });
+    this.#checkpointChain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  async #checkpoint(): Promise<void> {
+    if (this.#failed) throw this.#failed;
+    const pager = this.#pager;
+    // --- synchronous snapshot: nothing else runs between here and the first await ---
+    const cpLsn = this.#wal.lastLsn;
+    pager.flushDirty();
+    const trees = [...this.#catalog.entries()];
+    const detached = this.#versions.droppedRoots();
+    let nameBytes = 0;
+    for (const [n] of trees) nameBytes += Buffer.byteLength(n, 'utf8');
+    const releasing = [...pager.pendingFree, ...this.#blobPages];
+    // The catalog's own pages come off the free list, which shrinks the catalog: settle on a page count
+    // that fits, then pad the catalog to fill exactly those pages.
+    const cap = pager.chainCapacity;
+    const sizeWith = (taken: number) =>
+      blobSize(
+        nameBytes,
+        trees.length,
+        detached.length,
+        releasing.length + Math.max(0, pager.freeList.length - taken),
+      );
+    let k = 1;
+    while (Math.ceil(sizeWith(k) / cap) > k) k = Math.ceil(sizeWith(k) / cap);
+    const blobPages: number[] = [];
+    for (let i = 0; i < k; i++)
+      blobPages.push(pager.freeList.length > 0 ? pager.freeList.pop()! : pager.pageCount++);
+    const raw = encodeBlob({ trees, detached, free: [...pager.freeList, ...releasing] });
+    const blob = Buffer.alloc(k * cap);
+    raw.copy(blob);
+    pager.writeChain(PAGE_BLOB, blob, cpLsn, blobPages);
+    const meta: Meta = {
+      ...this.#meta,
+      epoch: this.#meta.epoch + 1,
+      checkpointLsn: cpLsn,
+      pageCount: pager.pageCount,
+      blobHead: blobPages[0],
+      blobLength: blob.length,
+      nextSegment: this.#wal.currentSegment + 1,
+    };
+    pager.pendingFree = [];
+    pager.fresh = new Set();
+    this.#blobPages = blobPages;
+    this.#releasing = releasing;
+    // --- durable part; commits continue meanwhile and copy-on-write away from these pages ---
+    try {
+      await this.#wal.waitDurable(cpLsn);
+      await pager.sync();
+      const m = encodeMeta(meta, meta.pageSize);
+      await pager.fh.write(m, 0, m.length, (meta.epoch % 2) * meta.pageSize);
+      await pager.sync();
+    } catch (e) {
+      throw this.#fail(e);
+    }
+    this.#meta = meta;
+    pager.freeList.push(...releasing);
+    this.#releasing = [];
+    this.checkpoints++;
+    this.#lastCheckpointAt = Date.now();
+    await this.#wal.rotate();
+    await this.#wal.dropSegmentsUpTo(cpLsn);
+    this.#walBytesAtCheckpoint = this.#wal.stats().bytes;
+  }
+
+  // ---- backup ----
+
+  /** Writes a consistent copy (everything committed before the call) to an empty or new directory. */
+  async backup(toDir: string): Promise<void> {
+    this.assertUsable();
+    if (typeof toDir !== 'string' || toDir.length === 0)
+      throw new InvalidArgumentError('toDir must be a non-empty string');
+    if (fs.existsSync(toDir) && fs.readdirSync(toDir).length > 0) {
+      throw new InvalidArgumentError(`backup target ${toDir} is not empty`);
+    }
+    await this.#serialize(async () => {
+      await this.#checkpoint();
+      // No checkpoint can run until this returns, so no page of this checkpoint is reused meanwhile.
+      const meta = this.#meta;
+      await fsp.mkdir(path.join(toDir, WAL_DIR), { recursive: true });
+      const out = await fsp.open(path.join(toDir, DATA_FILE), 'wx');
+      try {
+        const size = meta.pageSize;
+        const m = encodeMeta(meta, size);
+        await out.write(m, 0, size, 0);
+        await out.write(m, 0, size, size);
+        const chunkPages = Math.max(1, Math.floor((1 << 20) / size));
+        const buf = Buffer.alloc(chunkPages * size);
+        for (let p = META_PAGES; p < meta.pageCount; p += chunkPages) {
+          const n = Math.min(chunkPages, meta.pageCount - p);
+          const { bytesRead } = await this.#pager.fh.read(buf, 0, n * size, p * size);
+          await out.write(buf, 0, bytesRead, p * size);
+        }
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      await syncDir(path.join(toDir, WAL_DIR));
+      await syncDir(toDir);
+    });
+  }
+
+  // ---- inspection ----
+
+  stats(): StorageStats {
+    this.assertUsable();
+    const w = this.#wal.stats();
+    const p = this.#pager.pool.stats();
+    return {
+      pageSize: this.#meta.pageSize,
+      pages: this.#pager.pageCount,
+      freePages: this.#pager.freeList.length,
+      fileBytes: fs.fstatSync(this.#pager.fd).size,
+      cache: {
+        pages: p.pages,
+        capacityPages: p.capacityPages,
+        hits: p.hits,
+        misses: p.misses,
+        evictions: p.evictions,
+      },
+      pagesRead: this.#pager.pagesRead,
+      pagesWritten: this.#pager.pagesWritten,
+      wal: { bytes: w.bytes, segments: w.segments, lastLsn: w.lastLsn, durableLsn: w.durableLsn },
+      fsyncs: w.fsyncs,
+      commits: this.commits,
+      conflicts: this.conflicts,
+      groupCommits: w.groups,
+      avgGroupSize: w.groups === 0 ? 0 : w.groupRecords / w.groups,
+      maxGroupSize: w.maxGroup,
+      checkpoints: this.checkpoints,
+      lastCheckpointLsn: this.#meta.checkpointLsn,
+      activeTransactions: this.#active.size,
+      retainedVersions: this.#versions.retained,
+      trees: this.#catalog.size,
+    };
+  }
+
+  /**
+   * Full consistency check: every reachable page is read and its checksum verified, every tree
+   * invariant holds, every overflow chain has its recorded length, and every page of the file is
+   * exactly one of reachable, free, pending reuse or catalog.
+   */
+  verify(): VerifyReport {
+    this.assertUsable();
+    const pager = this.#pager;
+    const owner = new Map<number, string>();
+    const claim = (p: number, what: string) => {
+      const prev = owner.get(p);
+      if (prev !== undefined)
+        throw new CorruptionError(DATA_FILE, p, `page used twice (${prev} and ${what})`);
+      if (p < META_PAGES || p >= pager.pageCount)
+        throw new CorruptionError(DATA_FILE, p, `${what} page out of range`);
+      owner.set(p, what);
+    };
+    let keys = 0;
+    const roots: Array<[string, number]> = [...this.#catalog.entries()];
+    for (const r of this.#versions.droppedRoots()) roots.push([`(dropped tree at page ${r})`, r]);
+    for (const [name, root] of roots) {
+      keys += this.#btree.verify(
+        root,
+        (p) => {
+          claim(p, `tree ${name}`);
+          const cached = pager.pool.get(p);
+          if (!cached?.dirty) pager.readLogical(p);
+        },
+        (ref) => {
+          for (const p of pager.readOverflow(ref.page, ref.length).pages) claim(p, `overflow of ${name}`);
+        },
+      );
+    }
+    const reachable = owner.size;
+    for (const p of pager.freeList) claim(p, 'free list');
+    for (const p of pager.pendingFree) claim(p, 'pending free');
+    for (const p of this.#releasing) claim(p, 'released at checkpoint');
+    for (const p of this.#blobPages) claim(p, 'checkpoint catalog');
+    for (let p = META_PAGES; p < pager.pageCount; p++) {
+      if (!owner.has(p))
+        throw new CorruptionError(DATA_FILE, p, 'page is neither reachable nor free (leaked)');
+    }
+    pager.evict();
+    return { trees: this.#catalog.size, keys, reachablePages: reachable, freePages: pager.freeList.length };
+  }
+
+  // ---- close ----
+
+  async close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.allSettled([...this.#inflight]);
+    try {
+      if (!this.#failed) await this.#serialize(() => this.#checkpoint());
+      else await this.#checkpointChain;
+    } finally {
+      this.#closed = true;
+      for (const tx of this.#active) tx.closeByStore();
+      this.#active.clear();
+      await this.#wal.close().catch(() => {});
+      await this.#pager.fh.close().catch(() => {});
+      this.#pager.pool.clear();
+      this.#lock.release();
+    }
+  }
+}

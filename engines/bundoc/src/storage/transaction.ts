@@ -1,0 +1,208 @@
+import type { Bound } from './btree.js';
+import { ClosedError, InvalidArgumentError } from './errors.js';
+import { keyString, SortedKeys, type StrBound } from './sorted-keys.js';
+import { checkKey, checkRange, checkTree, checkValue, type RangeOptions } from './validate.js';
+
+export interface PendingWrite {
+  key: Uint8Array;
+  /** undefined: delete. */
+  value: Uint8Array | undefined;
+}
+
+export interface ScanBatch {
+  entries: Array<[Uint8Array, Uint8Array]>;
+  /** The batch covers every key up to and including this bound (undefined: to the end of the range). */
+  upto: Bound | undefined;
+  done: boolean;
+}
+
+/** What a transaction needs from its store. */
+export interface TxHost {
+  readonly maxKey: number;
+  assertUsable(): void;
+  readAt(tree: string, key: Uint8Array, snapshot: number): Uint8Array | undefined;
+  scanAt(
+    tree: string,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    max: number,
+    snapshot: number,
+  ): ScanBatch;
+  commitTx(tx: Transaction): Promise<void>;
+  endTx(tx: Transaction): void;
+}
+
+const SCAN_BATCH = 256;
+
+function strBound(b: Bound | undefined): StrBound | undefined {
+  return b ? { key: keyString(b.key), inclusive: b.inclusive } : undefined;
+}
+
+/**
+ * A snapshot transaction: reads see the store as of `begin()` plus this transaction's own writes;
+ * writes are buffered here and applied atomically by `commit()`.
+ */
+export class Transaction {
+  readonly snapshot: number;
+  readonly readOnly: boolean;
+  readonly #host: TxHost;
+  #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
+  readonly writes = new Map<string, SortedKeys<PendingWrite>>();
+
+  constructor(host: TxHost, snapshot: number, readOnly: boolean) {
+    this.#host = host;
+    this.snapshot = snapshot;
+    this.readOnly = readOnly;
+  }
+
+  get state(): string {
+    return this.#state;
+  }
+
+  #assertOpen(): void {
+    this.#host.assertUsable();
+    if (this.#state !== 'open') throw new ClosedError(`transaction (${this.#state})`);
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen();
+    if (this.readOnly) throw new InvalidArgumentError('transaction is read-only');
+  }
+
+  get(tree: string, key: Uint8Array): Uint8Array | undefined {
+    this.#assertOpen();
+    checkTree(tree);
+    checkKey(key, this.#host.maxKey);
+    const own = this.writes.get(tree)?.get(keyString(key));
+    if (own) return own.value?.slice();
+    return this.#host.readAt(tree, key, this.snapshot);
+  }
+
+  put(tree: string, key: Uint8Array, value: Uint8Array): void {
+    this.#assertWritable();
+    checkTree(tree);
+    checkKey(key, this.#host.maxKey);
+    checkValue(value);
+    this.#writeSet(tree).set(keyString(key), { key: key.slice(), value: value.slice() });
+  }
+
+  delete(tree: string, key: Uint8Array): boolean {
+    this.#assertWritable();
+    const existed = this.get(tree, key) !== undefined;
+    this.#writeSet(tree).set(keyString(key), { key: key.slice(), value: undefined });
+    return existed;
+  }
+
+  #writeSet(tree: string): SortedKeys<PendingWrite> {
+    let w = this.writes.get(tree);
+    if (!w) {
+      w = new SortedKeys();
+      this.writes.set(tree, w);
+    }
+    return w;
+  }
+
+  /** Ordered entries of a tree at this snapshot; lazily read in batches, safe across awaits. */
+  range(tree: string, opts?: RangeOptions): Iterable<[Uint8Array, Uint8Array]> {
+    this.#assertOpen();
+    checkTree(tree);
+    const o = checkRange(opts, this.#host.maxKey);
+    const lo: Bound | undefined = o.gte
+      ? { key: o.gte, inclusive: true }
+      : o.gt
+        ? { key: o.gt, inclusive: false }
+        : undefined;
+    const hi: Bound | undefined = o.lte
+      ? { key: o.lte, inclusive: true }
+      : o.lt
+        ? { key: o.lt, inclusive: false }
+        : undefined;
+    const reverse = o.reverse === true;
+    const limit = o.limit ?? Number.POSITIVE_INFINITY;
+    return { [Symbol.iterator]: () => this.#rangeIter(tree, lo, hi, reverse, limit) };
+  }
+
+  *#rangeIter(
+    tree: string,
+    lo: Bound | undefined,
+    hi: Bound | undefined,
+    reverse: boolean,
+    limit: number,
+  ): Generator<[Uint8Array, Uint8Array]> {
+    let cursor = reverse ? hi : lo;
+    const end = reverse ? lo : hi;
+    let emitted = 0;
+    while (emitted < limit) {
+      this.#assertOpen();
+      const batch = this.#host.scanAt(
+        tree,
+        cursor,
+        end,
+        reverse,
+        Math.min(SCAN_BATCH, limit - emitted),
+        this.snapshot,
+      );
+      const merged = this.#mergeOwn(tree, batch, cursor, reverse);
+      for (const e of merged) {
+        if (emitted >= limit) return;
+        emitted++;
+        yield e;
+      }
+      if (batch.done || !batch.upto) return;
+      cursor = { key: batch.upto.key, inclusive: false };
+    }
+  }
+
+  /** Overlays this transaction's writes that fall inside the batch's interval. */
+  #mergeOwn(tree: string, batch: ScanBatch, cursor: Bound | undefined, reverse: boolean) {
+    const own = this.writes.get(tree);
+    if (!own || own.size === 0) return batch.entries;
+    const a = strBound(cursor);
+    const b = strBound(batch.upto);
+    const ownKeys = reverse ? own.between(b, a, true) : own.between(a, b, false);
+    if (ownKeys.length === 0) return batch.entries;
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    let i = 0;
+    let j = 0;
+    const before = (x: string, y: string) => (reverse ? x > y : x < y);
+    const base = batch.entries.map((e) => keyString(e[0]));
+    while (i < base.length || j < ownKeys.length) {
+      if (j >= ownKeys.length || (i < base.length && before(base[i], ownKeys[j]))) {
+        out.push(batch.entries[i++]);
+        continue;
+      }
+      const w = own.get(ownKeys[j])!;
+      if (i < base.length && base[i] === ownKeys[j]) i++;
+      j++;
+      if (w.value !== undefined) out.push([w.key.slice(), w.value.slice()]);
+    }
+    return out;
+  }
+
+  async commit(): Promise<void> {
+    this.#assertOpen();
+    this.#state = 'committing';
+    try {
+      await this.#host.commitTx(this);
+      this.#state = 'committed';
+    } catch (e) {
+      this.#state = 'aborted';
+      throw e;
+    } finally {
+      this.#host.endTx(this);
+    }
+  }
+
+  abort(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'aborted';
+    this.writes.clear();
+    this.#host.endTx(this);
+  }
+
+  /** Marks the transaction unusable when its store closes. */
+  closeByStore(): void {
+    if (this.#state === 'open') this.#state = 'aborted';
+  }
+}

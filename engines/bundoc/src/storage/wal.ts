@@ -1,0 +1,471 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import CRC32 from 'crc-32';
+import { CRYPTO_BYTES, WAL_DIR } from './constants.js';
+import { type Cipher, walAad } from './crypto.js';
+import { CorruptionError, StoreFailedError } from './errors.js';
+
+export type Durability = 'full' | 'normal' | 'off';
+
+const SEG_MAGIC = Buffer.from('BDWAL001', 'latin1');
+export const SEG_HEADER = 32;
+export const REC_HEADER = 24;
+const NORMAL_SYNC_MS = 100;
+
+export interface WalRecord {
+  lsn: number;
+  body: Buffer;
+}
+
+interface Segment {
+  no: number;
+  file: string;
+  firstLsn: number;
+  lastLsn: number;
+  size: number;
+}
+
+interface Waiter {
+  lsn: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export function segmentName(no: number): string {
+  return `${no.toString(16).padStart(16, '0')}.wal`;
+}
+
+function parseSegmentName(name: string): number | undefined {
+  const m = /^([0-9a-f]{16})\.wal$/.exec(name);
+  return m ? Number.parseInt(m[1], 16) : undefined;
+}
+
+function encodeSegmentHeader(no: number, firstLsn: number): Buffer {
+  const b = Buffer.alloc(SEG_HEADER);
+  SEG_MAGIC.copy(b, 0);
+  b.writeDoubleLE(no, 8);
+  b.writeDoubleLE(firstLsn, 16);
+  b.writeInt32LE(CRC32.buf(b.subarray(0, 28)), 28);
+  return b;
+}
+
+/** Record: crc32 u32 (over bytes 4..end) | body length u32 | lsn f64 | synced lsn f64 | body. */
+function decodeRecordAt(
+  buf: Buffer,
+  off: number,
+): { lsn: number; synced: number; body: Buffer; end: number } | undefined {
+  if (off + REC_HEADER > buf.length) return undefined;
+  const len = buf.readUInt32LE(off + 4);
+  const end = off + REC_HEADER + len;
+  if (end > buf.length) return undefined;
+  if (buf.readInt32LE(off) !== CRC32.buf(buf.subarray(off + 4, end))) return undefined;
+  return {
+    lsn: buf.readDoubleLE(off + 8),
+    synced: buf.readDoubleLE(off + 16),
+    body: buf.subarray(off + REC_HEADER, end),
+    end,
+  };
+}
+
+export interface WalOpenResult {
+  wal: Wal;
+  /** Records with LSN > checkpointLsn in order, already decrypted. */
+  records: WalRecord[];
+  /** Bytes cut from a torn tail, 0 when the log ended cleanly. */
+  tornBytes: number;
+}
+
+export interface WalStats {
+  bytes: number;
+  segments: number;
+  fsyncs: number;
+  groups: number;
+  groupRecords: number;
+  maxGroup: number;
+  lastLsn: number;
+  durableLsn: number;
+}
+
+/**
+ * Segmented write-ahead log with group commit: appends are buffered synchronously, one flush at a time
+ * writes everything pending with a single write and a single (async) fsync, so concurrent commits
+ * share the fsync. LSNs are consecutive integers that continue across restarts.
+ */
+export class Wal {
+  readonly dir: string;
+  readonly #cipher: Cipher | undefined;
+  readonly #segmentBytes: number;
+  readonly durability: Durability;
+  #segments: Segment[];
+  #fh!: fsp.FileHandle;
+  #pending: Buffer[] = [];
+  #pendingRecords = 0;
+  #pendingLastLsn = 0;
+  #lastLsn: number;
+  #writtenLsn: number;
+  #durableLsn: number;
+  #written: Waiter[] = [];
+  #durable: Waiter[] = [];
+  #flushing: Promise<void> | undefined;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #syncRequested = false;
+  #rotateRequested = false;
+  #failed: StoreFailedError | undefined;
+  fsyncs = 0;
+  groups = 0;
+  groupRecords = 0;
+  maxGroup = 0;
+
+  private constructor(
+    dir: string,
+    cipher: Cipher | undefined,
+    segmentBytes: number,
+    durability: Durability,
+    segments: Segment[],
+    lastLsn: number,
+  ) {
+    this.dir = dir;
+    this.#cipher = cipher;
+    this.#segmentBytes = segmentBytes;
+    this.durability = durability;
+    this.#segments = segments;
+    this.#lastLsn = lastLsn;
+    this.#writtenLsn = lastLsn;
+    this.#durableLsn = lastLsn;
+  }
+
+  /** Reads every segment, cuts a torn tail, starts a fresh segment; returns records after the checkpoint. */
+  static async open(
+    storeDir: string,
+    opts: {
+      cipher: Cipher | undefined;
+      segmentBytes: number;
+      durability: Durability;
+      checkpointLsn: number;
+      nextSegment: number;
+    },
+  ): Promise<WalOpenResult> {
+    const dir = path.join(storeDir, WAL_DIR);
+    await fsp.mkdir(dir, { recursive: true });
+    const names = (await fsp.readdir(dir))
+      .map((n) => ({ n, no: parseSegmentName(n) }))
+      .filter((x): x is { n: string; no: number } => x.no !== undefined)
+      .sort((a, b) => a.no - b.no);
+    const segments: Segment[] = [];
+    const records: WalRecord[] = [];
+    let lastLsn = opts.checkpointLsn;
+    let prevLsn: number | undefined;
+    let tornBytes = 0;
+    const bufs = new Map<number, Buffer>();
+    for (const { n, no } of names) bufs.set(no, await fsp.readFile(path.join(dir, n)));
+    for (let si = 0; si < names.length; si++) {
+      const { n, no } = names[si];
+      const rel = `${WAL_DIR}/${n}`;
+      if (si > 0 && no !== names[si - 1].no + 1) {
+        throw new CorruptionError(rel, undefined, `WAL segment ${names[si - 1].no + 1} is missing`);
+      }
+      const buf = bufs.get(no)!;
+      const isLast = si === names.length - 1;
+      const header = buf.subarray(0, SEG_HEADER);
+      const headerOk =
+        buf.length >= SEG_HEADER &&
+        header.subarray(0, 8).equals(SEG_MAGIC) &&
+        header.readInt32LE(28) === CRC32.buf(header.subarray(0, 28)) &&
+        header.readDoubleLE(8) === no;
+      if (!headerOk) {
+        if (!isLast) throw new CorruptionError(rel, undefined, 'bad segment header');
+        // A segment torn while being created: it never held an acknowledged record.
+        tornBytes += buf.length;
+        await fsp.rm(path.join(dir, n));
+        continue;
+      }
+      const firstLsn = header.readDoubleLE(16);
+      let off = SEG_HEADER;
+      let segLast = firstLsn - 1;
+      while (off < buf.length) {
+        const rec = decodeRecordAt(buf, off);
+        const expected = prevLsn === undefined ? undefined : prevLsn + 1;
+        if (!rec || (expected !== undefined && rec.lsn !== expected)) {
+          const want = expected ?? firstLsn;
+          Wal.#assertTorn(names, bufs, si, off, want, rel);
+          tornBytes += buf.length - off;
+          const fh = await fsp.open(path.join(dir, n), 'r+');
+          await fh.truncate(off);
+          await fh.datasync();
+          await fh.close();
+          for (const later of names.slice(si + 1)) {
+            tornBytes += bufs.get(later.no)!.length;
+            await fsp.rm(path.join(dir, later.n));
+          }
+          names.length = si + 1;
+          break;
+        }
+        prevLsn = rec.lsn;
+        segLast = rec.lsn;
+        if (rec.lsn > opts.checkpointLsn) {
+          let body = rec.body;
+          if (opts.cipher) {
+            const plain = opts.cipher.open(body, walAad(rec.lsn));
+            if (!plain)
+              throw new CorruptionError(rel, undefined, `record lsn ${rec.lsn} fails authentication`);
+            body = plain;
+          }
+          records.push({ lsn: rec.lsn, body });
+        }
+        lastLsn = Math.max(lastLsn, rec.lsn);
+        off = rec.end;
+      }
+      segments.push({ no, file: n, firstLsn, lastLsn: segLast, size: Math.min(off, buf.length) });
+    }
+    if (records.length > 0 && records[0].lsn !== opts.checkpointLsn + 1) {
+      throw new CorruptionError(
+        WAL_DIR,
+        undefined,
+        `log starts at lsn ${records[0].lsn} but the checkpoint ends at ${opts.checkpointLsn}`,
+      );
+    }
+    const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, segments, lastLsn);
+    const nextNo = Math.max(opts.nextSegment, (names.at(-1)?.no ?? -1) + 1);
+    await wal.#startSegment(nextNo);
+    return { wal, records, tornBytes };
+  }
+
+  /**
+   * An invalid record is a torn tail only if nothing later proves it had been made durable: every record
+   * carries the LSN known to be fsynced when it was written, so a later record with synced >= the missing
+   * LSN means acknowledged data was damaged — that must fail loudly, never be silently dropped.
+   */
+  static #assertTorn(
+    names: Array<{ n: string; no: number }>,
+    bufs: Map<number, Buffer>,
+    si: number,
+    off: number,
+    missingLsn: number,
+    rel: string,
+  ): void {
+    for (let sj = si; sj < names.length; sj++) {
+      const buf = bufs.get(names[sj].no)!;
+      for (let o = sj === si ? off + 1 : SEG_HEADER; o + REC_HEADER <= buf.length; o++) {
+        const rec = decodeRecordAt(buf, o);
+        if (rec && rec.lsn >= missingLsn && rec.synced >= missingLsn) {
+          throw new CorruptionError(
+            rel,
+            undefined,
+            `record at byte ${off} (lsn ${missingLsn}) is damaged but later records show it was durable`,
+          );
+        }
+      }
+    }
+  }
+
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  get writtenLsn(): number {
+    return this.#writtenLsn;
+  }
+
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+
+  get currentSegment(): number {
+    return this.#segments.at(-1)!.no;
+  }
+
+  async #startSegment(no: number): Promise<void> {
+    const file = segmentName(no);
+    const fh = await fsp.open(path.join(this.dir, file), 'wx');
+    await fh.write(encodeSegmentHeader(no, this.#lastLsn + 1), 0, SEG_HEADER, 0);
+    await fh.datasync();
+    await syncDir(this.dir);
+    this.#fh = fh;
+    this.#segments.push({ no, file, firstLsn: this.#lastLsn + 1, lastLsn: this.#lastLsn, size: SEG_HEADER });
+  }
+
+  /** Buffers one record (synchronously); the returned LSN orders it after every earlier append. */
+  append(body: Uint8Array): number {
+    if (this.#failed) throw this.#failed;
+    const lsn = ++this.#lastLsn;
+    const sealed = this.#cipher ? Buffer.alloc(body.length + CRYPTO_BYTES) : undefined;
+    if (sealed) this.#cipher!.sealInto(body, walAad(lsn), sealed);
+    const payload = sealed ?? body;
+    const rec = Buffer.allocUnsafe(REC_HEADER + payload.length);
+    rec.writeUInt32LE(payload.length, 4);
+    rec.writeDoubleLE(lsn, 8);
+    rec.writeDoubleLE(this.#durableLsn, 16);
+    rec.set(payload, REC_HEADER);
+    rec.writeInt32LE(CRC32.buf(rec.subarray(4)), 0);
+    this.#pending.push(rec);
+    this.#pendingRecords++;
+    this.#pendingLastLsn = lsn;
+    this.#kick();
+    return lsn;
+  }
+
+  /** Resolves once the record is in the OS (every mode) — survives a process crash. */
+  waitWritten(lsn: number): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (lsn <= this.#writtenLsn) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#written.push({ lsn, resolve, reject }));
+  }
+
+  /** Resolves once the record is fsynced — survives power loss. */
+  waitDurable(lsn: number): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (lsn <= this.#durableLsn) return Promise.resolve();
+    this.#syncRequested = true;
+    const p = new Promise<void>((resolve, reject) => this.#durable.push({ lsn, resolve, reject }));
+    this.#kick();
+    return p;
+  }
+
+  #kick(): void {
+    if (this.#flushing || this.#failed) return;
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.length > 0 || this.#needsSync() || this.#rotateRequested) this.#kick();
+    });
+  }
+
+  #needsSync(): boolean {
+    return this.#syncRequested && this.#durableLsn < this.#writtenLsn;
+  }
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 || this.#needsSync() || this.#rotateRequested) {
+        const seg = this.#segments.at(-1)!;
+        if (this.#rotateRequested || (seg.size > SEG_HEADER && seg.size >= this.#segmentBytes)) {
+          this.#rotateRequested = false;
+          await this.#syncNow();
+          await this.#fh.close();
+          await this.#startSegment(seg.no + 1);
+          continue;
+        }
+        if (this.#pending.length > 0) {
+          const batch = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
+          const count = this.#pendingRecords;
+          const last = this.#pendingLastLsn;
+          this.#pending = [];
+          this.#pendingRecords = 0;
+          await this.#fh.write(batch, 0, batch.length, seg.size);
+          seg.size += batch.length;
+          seg.lastLsn = last;
+          this.groups++;
+          this.groupRecords += count;
+          this.maxGroup = Math.max(this.maxGroup, count);
+          this.#writtenLsn = last;
+          release(this.#written, last);
+          if (this.durability === 'full') this.#syncRequested = true;
+          else if (this.durability === 'normal') this.#scheduleSync();
+        }
+        if (this.#needsSync()) await this.#syncNow();
+      }
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  async #syncNow(): Promise<void> {
+    const upTo = this.#writtenLsn;
+    this.#syncRequested = false;
+    if (this.#durableLsn >= upTo) return;
+    await this.#fh.datasync();
+    this.fsyncs++;
+    this.#durableLsn = upTo;
+    release(this.#durable, upTo);
+  }
+
+  #scheduleSync(): void {
+    if (this.#syncTimer) return;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#syncRequested = true;
+      this.#kick();
+    }, NORMAL_SYNC_MS);
+    this.#syncTimer.unref();
+  }
+
+  #fail(e: unknown): void {
+    this.#failed = e instanceof StoreFailedError ? e : new StoreFailedError(e);
+    for (const w of [...this.#written.splice(0), ...this.#durable.splice(0)]) w.reject(this.#failed);
+  }
+
+  get failed(): StoreFailedError | undefined {
+    return this.#failed;
+  }
+
+  /** Writes and fsyncs everything appended so far. */
+  async sync(): Promise<void> {
+    if (this.#lastLsn > this.#durableLsn) await this.waitDurable(this.#lastLsn);
+  }
+
+  /** Closes the current segment and opens the next one (used by checkpoints so old segments can go). */
+  async rotate(): Promise<void> {
+    this.#rotateRequested = true;
+    this.#kick();
+    while (this.#flushing) await this.#flushing;
+    if (this.#failed) throw this.#failed;
+  }
+
+  /** Deletes closed segments whose every record is covered by a durable checkpoint. */
+  async dropSegmentsUpTo(checkpointLsn: number): Promise<number> {
+    let dropped = 0;
+    while (this.#segments.length > 1 && this.#segments[0].lastLsn <= checkpointLsn) {
+      const seg = this.#segments.shift()!;
+      await fsp.rm(path.join(this.dir, seg.file), { force: true });
+      dropped++;
+    }
+    if (dropped > 0) await syncDir(this.dir);
+    return dropped;
+  }
+
+  /** Segment files in order, for backups and tests. */
+  segmentFiles(): string[] {
+    return this.#segments.map((s) => s.file);
+  }
+
+  stats(): WalStats {
+    let bytes = 0;
+    for (const s of this.#segments) bytes += s.size;
+    return {
+      bytes,
+      segments: this.#segments.length,
+      fsyncs: this.fsyncs,
+      groups: this.groups,
+      groupRecords: this.groupRecords,
+      maxGroup: this.maxGroup,
+      lastLsn: this.#lastLsn,
+      durableLsn: this.#durableLsn,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#failed) await this.sync();
+    while (this.#flushing) await this.#flushing;
+    if (this.#syncTimer) clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
+    await this.#fh.close();
+  }
+}
+
+function release(waiters: Waiter[], upTo: number): void {
+  let keep = 0;
+  for (const w of waiters) {
+    if (w.lsn <= upTo) w.resolve();
+    else waiters[keep++] = w;
+  }
+  waiters.length = keep;
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
