@@ -1,12 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
 import { RdbError } from '../src/persistence/errors.js';
 import { decodeListpack, encodeListpack } from '../src/persistence/listpack.js';
 import type { StoredEntry } from '../src/persistence/model.js';
-import { decodeDumpPayload, readRdb } from '../src/persistence/rdb-reader.js';
-import { encodeDumpPayload, encodeRdb } from '../src/persistence/rdb-writer.js';
-import { arbBlob, arbEntries, arbValue, canonEntries, canonValue } from './fixtures/persistence/helpers.js';
+import { decodeDumpPayload, readRdb, readRdbFile } from '../src/persistence/rdb-reader.js';
+import { encodeDumpPayload, encodeRdb, writeRdbFile } from '../src/persistence/rdb-writer.js';
+import {
+  arbBlob,
+  arbEntries,
+  arbValue,
+  canonEntries,
+  canonValue,
+  tempDir,
+} from './fixtures/persistence/helpers.js';
 
 function readAll(buf: Buffer): StoredEntry[] {
   return [...readRdb(buf)];
@@ -93,4 +103,35 @@ t.test('the reader streams: entries arrive before the file is fully parsed', asy
   t.equal(r.value.checksum, 'verified');
   t.equal(r.value.endOffset, buf.length);
   t.ok(r.value.aux.some(([k]) => k === 'redis-ver'));
+});
+
+t.test('a multi-megabyte file is written durably and read back in chunks', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'dump.rdb');
+  const entries: StoredEntry[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    entries.push({
+      db: i % 3,
+      key: Buffer.from(`key:${i}`),
+      value: { type: 'string', value: Buffer.from(`v${i}`) },
+      expireAtMs: null,
+    });
+  }
+  // Values straddling the 1 MiB read chunks, incompressible so they stay long on disk.
+  for (let i = 0; i < 6; i++) {
+    const big = randomBytes(700_000 + i);
+    entries.push({
+      db: 0,
+      key: Buffer.from(`big:${i}`),
+      value: { type: 'string', value: big },
+      expireAtMs: null,
+    });
+  }
+  const { bytes, keys } = await writeRdbFile(path, entries);
+  t.equal(keys, entries.length);
+  t.equal(statSync(path).size, bytes);
+  t.ok(bytes > 4_000_000, `${bytes} bytes on disk`);
+  t.same(readdirSync(dir), ['dump.rdb'], 'no temp file left behind');
+  const back = [...readRdbFile(path)];
+  t.ok(isDeepStrictEqual(canonEntries(back), canonEntries(entries)), 'file reader returns every entry');
 });

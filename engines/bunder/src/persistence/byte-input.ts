@@ -3,7 +3,7 @@
  * consumed. Offsets are absolute positions in the input, for error messages.
  */
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Crc64 } from './crc64.js';
 
 const CHUNK = 1 << 20;
@@ -26,10 +26,13 @@ export class ByteInput {
   private readonly crc = new Crc64();
   private fd: number | null;
   private fileEof = false;
+  /** Total size of the input, so corrupt lengths are caught before anything is allocated for them. */
+  private readonly size: number;
 
   private constructor(buf: Buffer, fd: number | null) {
     this.buf = buf;
     this.fd = fd;
+    this.size = fd === null ? buf.length : fstatSync(fd).size;
   }
 
   static fromBuffer(buf: Buffer, start = 0): ByteInput {
@@ -54,10 +57,17 @@ export class ByteInput {
     return this.base + this.p;
   }
 
+  /** Bytes left in the input (as sized when opened). */
+  get remaining(): number {
+    return this.size - this.offset;
+  }
+
   /** Makes at least n bytes available at the cursor or throws TruncatedInput. */
   ensure(n: number): void {
     if (this.buf.length - this.p >= n) return;
-    if (this.fd === null || this.fileEof) throw new TruncatedInput(this.base + this.buf.length);
+    if (this.fd === null || this.fileEof || n > this.remaining) {
+      throw new TruncatedInput(Math.min(this.size, this.base + this.buf.length));
+    }
     this.crc.update(this.buf, this.crcFrom, this.p);
     const rest = this.buf.length - this.p;
     const next = Buffer.allocUnsafe(Math.max(CHUNK, n));

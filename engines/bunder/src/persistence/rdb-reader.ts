@@ -124,7 +124,9 @@ class RdbParser {
       if (err instanceof LzfError || err instanceof CompactFormatError) {
         throw this.error('RDB_CORRUPT', `corrupt value: ${err.message}`, this.valueStart);
       }
-      throw err;
+      if (err instanceof RdbError) throw err;
+      // Anything else (a Buffer read out of range inside a blob, …) still means the file is corrupt.
+      throw this.error('RDB_CORRUPT', `corrupt value: ${(err as Error).message}`, this.valueStart);
     }
   }
 
@@ -225,7 +227,8 @@ class RdbParser {
       if (err instanceof LzfError || err instanceof CompactFormatError) {
         throw this.error('RDB_CORRUPT', `corrupt value: ${err.message}`, this.valueStart);
       }
-      throw err;
+      if (err instanceof RdbError) throw err;
+      throw this.error('RDB_CORRUPT', `corrupt value: ${(err as Error).message}`, this.valueStart);
     }
     if (value === null) throw this.error('RDB_INVALID_VALUE', 'DUMP payload holds an empty collection', 0);
     try {
@@ -325,7 +328,10 @@ class RdbParser {
       case ENC_LZF: {
         const clen = this.length();
         const len = this.length();
-        if (len > 2 ** 32) throw this.error('RDB_CORRUPT', `LZF length ${len} exceeds the limit`, at);
+        // liblzf expands at most ~88× (3-byte references of 264 bytes); more is a corrupt header.
+        if (len > clen * 90 + 64 || len > 2 ** 32) {
+          throw this.error('RDB_CORRUPT', `LZF length ${len} is impossible for ${clen} compressed bytes`, at);
+        }
         const packed = input.view(clen);
         try {
           return lzfDecompress(packed, len);
@@ -349,6 +355,21 @@ class RdbParser {
     return parseRedisDouble(this.input.view(len).toString('latin1'));
   }
 
+  /** An element count: each element takes at least `minBytes`, so a count beyond the input is corruption. */
+  private count(minBytes = 1): number {
+    const at = this.input.offset;
+    const n = this.length();
+    if (n * minBytes > this.input.remaining) {
+      // Indistinguishable from a cut file, and the most likely cause.
+      throw this.error(
+        'RDB_TRUNCATED',
+        `count ${n} needs more than the remaining ${this.input.remaining} bytes (file truncated or corrupt)`,
+        at,
+      );
+    }
+    return n;
+  }
+
   private streamId(): StreamId {
     return { ms: this.length64(), seq: this.length64() };
   }
@@ -361,12 +382,12 @@ class RdbParser {
       case TYPE.STRING:
         return { type: 'string', value: this.string() };
       case TYPE.LIST:
-        return nonEmpty('list', this.strings(this.length()));
+        return nonEmpty('list', this.strings(this.count()));
       case TYPE.SET:
-        return nonEmpty('set', this.strings(this.length()));
+        return nonEmpty('set', this.strings(this.count()));
       case TYPE.ZSET:
       case TYPE.ZSET_2: {
-        const n = this.length();
+        const n = this.count(2);
         const out: Array<[Buffer, number]> = new Array(n);
         for (let i = 0; i < n; i++) {
           const member = this.string();
@@ -377,7 +398,7 @@ class RdbParser {
         return nonEmpty('zset', out);
       }
       case TYPE.HASH: {
-        const n = this.length();
+        const n = this.count(2);
         const out: Array<[Buffer, Buffer]> = new Array(n);
         for (let i = 0; i < n; i++) out[i] = [this.string(), this.string()];
         return nonEmpty('hash', out);
@@ -399,7 +420,7 @@ class RdbParser {
       case TYPE.HASH_LISTPACK:
         return nonEmpty('hash', this.hashPairs(decodeListpack(this.string())));
       case TYPE.LIST_QUICKLIST: {
-        const nodes = this.length();
+        const nodes = this.count();
         const out: Buffer[] = [];
         for (let i = 0; i < nodes; i++) for (const item of decodeZiplist(this.string())) out.push(item);
         return nonEmpty('list', out);
@@ -454,7 +475,7 @@ class RdbParser {
   }
 
   private quicklist2(): Buffer[] {
-    const nodes = this.length();
+    const nodes = this.count(2);
     const out: Buffer[] = [];
     for (let i = 0; i < nodes; i++) {
       const at = this.input.offset;
@@ -471,7 +492,7 @@ class RdbParser {
   }
 
   private stream(type: number): StreamValue {
-    const nodeCount = this.length();
+    const nodeCount = this.count(2);
     const entries: StreamEntry[] = [];
     for (let n = 0; n < nodeCount; n++) {
       const keyAt = this.input.offset;
@@ -500,7 +521,7 @@ class RdbParser {
       maxDeletedId = { ms: 0n, seq: 0n };
       entriesAdded = length;
     }
-    const groupCount = this.length();
+    const groupCount = this.count(4);
     const groups: StreamGroup[] = [];
     for (let g = 0; g < groupCount; g++) groups.push(this.streamGroup(type));
     return { entries, lastId, firstId, maxDeletedId, entriesAdded, groups };
@@ -550,7 +571,7 @@ class RdbParser {
       const v = this.length64();
       entriesRead = v === U64_MAX ? null : Number(v);
     }
-    const pelCount = this.length();
+    const pelCount = this.count(25);
     const pel = new Map<
       string,
       { id: StreamId; deliveryTimeMs: number; deliveryCount: number; owner?: Buffer }
@@ -565,7 +586,7 @@ class RdbParser {
       pel.set(k, { id, deliveryTimeMs, deliveryCount });
       order.push(k);
     }
-    const consumerCount = this.length();
+    const consumerCount = this.count(10);
     const consumers: Array<{ name: Buffer; seenTimeMs: number; activeTimeMs?: number }> = [];
     for (let c = 0; c < consumerCount; c++) {
       const cname = this.string();
@@ -574,7 +595,7 @@ class RdbParser {
       consumers.push(
         activeTimeMs === undefined ? { name: cname, seenTimeMs } : { name: cname, seenTimeMs, activeTimeMs },
       );
-      const owned = this.length();
+      const owned = this.count(16);
       for (let p = 0; p < owned; p++) {
         const at = this.input.offset;
         const raw = this.input.view(16);
