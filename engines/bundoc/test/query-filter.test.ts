@@ -145,3 +145,83 @@ t.test('invalid filters throw InvalidFilterError naming the problem', async (t) 
     }
   }
 });
+
+t.test('sort: MongoDB array rules and type order', async (t) => {
+  const { sortDocuments } = await import('../src/query/index.js');
+  const docs = [
+    { _id: 1, a: [1, 5] },
+    { _id: 2, a: 3 },
+    { _id: 3 },
+    { _id: 4, a: [] },
+    { _id: 5, a: 'x' },
+    { _id: 6, a: null },
+  ];
+  t.same(
+    sortDocuments(docs, { a: 1 }).map((d) => d._id),
+    [4, 3, 6, 1, 2, 5],
+    'ascending: [] first, missing and null equal (input order), then by smallest element',
+  );
+  t.same(
+    sortDocuments(docs, { a: -1 }).map((d) => d._id),
+    [5, 1, 2, 3, 6, 4],
+    'descending: by largest element, [] last',
+  );
+  t.same(
+    sortDocuments(
+      [
+        { _id: 1, a: { x: 'b' } },
+        { _id: 2, a: { x: 1 } },
+      ],
+      { a: 1 },
+    ).map((d) => d._id),
+    [2, 1],
+    'objects compare by value type first',
+  );
+  t.same(
+    sortDocuments(
+      [
+        { a: 1, b: 1 },
+        { a: 1, b: 2 },
+        { a: 0, b: 3 },
+      ],
+      { a: -1, b: -1 },
+    ),
+    [
+      { a: 1, b: 2 },
+      { a: 1, b: 1 },
+      { a: 0, b: 3 },
+    ],
+  );
+});
+
+t.test('projection: inclusion, exclusion, _id, nested and arrays', async (t) => {
+  const { compileProjection, InvalidProjectionError } = await import('../src/query/index.js');
+  const doc = { x: 0, _id: 7, a: { b: 1, c: 2 }, d: [{ b: 1, c: 2 }, 3, [{ b: 4, c: 5 }]], e: 'e' };
+  t.same(compileProjection({ 'a.b': 1, e: 1 })(doc), { _id: 7, a: { b: 1 }, e: 'e' });
+  t.same(
+    Object.keys(compileProjection({ e: 1, 'a.b': 1 })(doc)),
+    ['_id', 'a', 'e'],
+    'document order, _id first',
+  );
+  t.same(
+    compileProjection({ 'd.b': 1, _id: 0 })(doc),
+    { d: [{ b: 1 }, [{ b: 4 }]] },
+    'scalars in arrays dropped',
+  );
+  t.same(compileProjection({ 'd.b': 0, a: 0, x: 0 })(doc), { _id: 7, d: [{ c: 2 }, 3, [{ c: 5 }]], e: 'e' });
+  t.same(compileProjection({ _id: 0 })(doc), { x: 0, a: { b: 1, c: 2 }, d: doc.d, e: 'e' });
+  t.same(compileProjection({ _id: 1 })(doc), { _id: 7 });
+  t.same(compileProjection({ _id: 1, e: 0 })(doc), { x: 0, _id: 7, a: doc.a, d: doc.d }, 'D8');
+  t.same(compileProjection({ 'a.z': 1 })(doc), { _id: 7, a: {} });
+  t.same(
+    compileProjection({ 'd.0': 1, _id: 0 })(doc),
+    { d: [{}, [{}]] },
+    'D9: numeric components are field names',
+  );
+  t.same(compileProjection({})(doc), doc);
+  t.throws(() => compileProjection({ a: 1, e: 0 }), InvalidProjectionError);
+  t.throws(() => compileProjection({ a: 1, 'a.b': 1 }), /collides/);
+  t.throws(() => compileProjection({ 'a.b': 1, a: 1 }), /collides/);
+  t.throws(() => compileProjection({ a: { $slice: 1 } }), /only 0\/1/);
+  t.throws(() => compileProjection({ 'a.$': 1 }), /unsupported field path/);
+});

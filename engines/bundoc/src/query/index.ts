@@ -6,3 +6,5 @@ export {
   UpdateConflictError,
 } from './errors.js';
 export { compileFilter, type Filter, type Matcher } from './filter.js';
+export { compileProjection, type ProjectionSpec, type Projector } from './projection.js';
+export { compileSort, type SortSpec, sortDocuments } from './sort.js';
