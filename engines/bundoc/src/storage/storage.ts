@@ -538,7 +538,11 @@ export class Storage implements TxHost {
       }
       let root = this.#catalog.get(op.tree);
       if (root === undefined) {
-        if (op.kind === 'delete') continue;
+        if (op.kind === 'delete') {
+          // Nothing to remove, but the write still counts for conflict detection.
+          if (keepVersions) this.#versions.record(op.tree, keyString(op.key), op.key, lsn, undefined);
+          continue;
+        }
         root = this.#btree.createEmpty();
       }
       let change: { root: number; old: LeafValue | undefined };
