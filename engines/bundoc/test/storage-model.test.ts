@@ -23,7 +23,7 @@ type Cmd =
   | { c: 'reopen' };
 
 const keyOf = (k: number) => Buffer.from(`key-${String(k).padStart(4, '0')}`);
-function valueOf(seed: number, size: number): Uint8Array {
+function valueFor(seed: number, size: number): Uint8Array {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = (seed * 131 + i * 7) & 255;
   return b;
@@ -138,7 +138,7 @@ async function run(cmds: Cmd[]): Promise<void> {
           const w = tx.writes.get(tree) ?? new Map();
           tx.writes.set(tree, w);
           if (cmd.c === 'put') {
-            const v = valueOf(step, cmd.size);
+            const v = valueFor(step, cmd.size);
             tx.real.put(tree, keyOf(cmd.key), v);
             w.set(ks, v);
           } else {
