@@ -88,7 +88,8 @@ export class Engine extends EventEmitter {
     persistenceInfo?: () => Record<string, string | number>;
     serverInfo?: () => Record<string, string | number>;
   } = {};
-  private inExec = false;
+  /** True while EXEC runs queued commands (blocking commands must not block then). */
+  inExec = false;
   private depth = 0;
 
   constructor(specs: readonly CommandSpec[], config = new Config()) {
@@ -501,15 +502,18 @@ export class Engine extends EventEmitter {
   }
 }
 
-function clip(s: string): string {
-  return s.length > 128 ? s.slice(0, 128) : s;
+/** Like C's "%.128s": at most 128 bytes, and a NUL byte ends the string. */
+function clip(s: string, max = 128): string {
+  const nul = s.indexOf('\0');
+  const t = nul >= 0 ? s.slice(0, nul) : s;
+  return t.length > max ? t.slice(0, max) : t;
 }
 
 /** Redis 7's wording, including the quoted leading arguments (at most ~128 chars of them). */
 function unknownCommand(argv: string[]): ErrorReply {
   let args = '';
   for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${argv[i]!.slice(0, 128 - args.length)}' `;
+    args += `'${clip(argv[i]!, 128 - args.length)}' `;
   }
   return new ErrorReply(`ERR unknown command '${clip(argv[0]!)}', with args beginning with: ${args}`);
 }

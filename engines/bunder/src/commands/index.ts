@@ -1,7 +1,19 @@
 /** Every command bunder implements, gathered for the engine's table. */
+import { hashCommands } from './hashes.js';
 import { keyCommands } from './keys.js';
+import { listCommands } from './lists.js';
 import { serverCommands } from './server.js';
+import { setCommands } from './sets.js';
 import { stringCommands } from './strings.js';
 import type { CommandSpec } from './table.js';
+import { zsetCommands } from './zsets.js';
 
-export const allCommands: readonly CommandSpec[] = [...keyCommands, ...stringCommands, ...serverCommands];
+export const allCommands: readonly CommandSpec[] = [
+  ...keyCommands,
+  ...stringCommands,
+  ...listCommands,
+  ...hashCommands,
+  ...setCommands,
+  ...zsetCommands,
+  ...serverCommands,
+];

@@ -56,8 +56,6 @@ type ExpireUnit = 1 | 1000;
 function expireGeneric(relative: boolean, unit: ExpireUnit) {
   return (c: Client, argv: string[], e: Engine): Reply => {
     const key = argv[1]!;
-    let when = parseI64(argv[2]!);
-    if (when === null) return E.NOT_INT;
     let nx = false;
     let xx = false;
     let gt = false;
@@ -73,6 +71,8 @@ function expireGeneric(relative: boolean, unit: ExpireUnit) {
     if (nx && (xx || gt || lt))
       return err('ERR NX and XX, GT or LT options at the same time are not compatible');
     if (gt && lt) return err('ERR GT and LT options at the same time are not compatible');
+    let when = parseI64(argv[2]!);
+    if (when === null) return E.NOT_INT;
     const name = argv[0]!.toLowerCase();
     const invalid = err(`ERR invalid expire time in '${name}' command`);
     if (unit === 1000) {

@@ -5,7 +5,7 @@ import { MutableString } from '../keyspace.js';
 import { E, ErrorReply, err, MapReply, OK, type Reply } from '../reply.js';
 import { fitsI64, formatHumanDouble, parseDouble, parseI64, parseI64Big } from '../util/numbers.js';
 import { type Def, defineAll } from './table.js';
-import { clampRange, getString, intArg } from './util.js';
+import { getString, intArg } from './util.js';
 
 const MAX_MS = 2 ** 63;
 const MAX_STRING = 512 * 1024 * 1024;
@@ -114,14 +114,14 @@ function getex(c: Client, argv: string[], e: Engine): Reply {
     } else if (a === 'persist' && kind === '') persist = true;
     else return E.SYNTAX;
   }
+  const v = getString(c, key);
+  if (v === undefined || v instanceof ErrorReply) return v ?? null;
   let at = -1;
   if (kind !== '') {
     const r = expireFrom(c, kind, value, 'getex');
     if (r instanceof ErrorReply) return r;
     at = r;
   }
-  const v = getString(c, key);
-  if (v === undefined || v instanceof ErrorReply) return v ?? null;
   if (at >= 0) {
     if (at <= c.db.now) {
       c.db.delete(key);
@@ -139,7 +139,7 @@ function getex(c: Client, argv: string[], e: Engine): Reply {
   return v;
 }
 
-function incrBy(c: Client, e: Engine, key: string, by: bigint | number, cmd: string): Reply {
+function incrBy(c: Client, e: Engine, key: string, by: bigint | number, _cmd: string): Reply {
   const v = getString(c, key);
   if (v instanceof ErrorReply) return v;
   let cur: number | bigint = 0;
@@ -158,7 +158,7 @@ function incrBy(c: Client, e: Engine, key: string, by: bigint | number, cmd: str
     result = cur + by;
   } else {
     const big = BigInt(cur) + BigInt(by);
-    if (!fitsI64(big)) return cmd === 'decrby' ? err('ERR decrement would overflow') : E.OVERFLOW;
+    if (!fitsI64(big)) return E.OVERFLOW;
     result = Number.isSafeInteger(Number(big)) ? Number(big) : big;
   }
   c.db.set(key, String(result), true);
@@ -210,8 +210,13 @@ function getrange(c: Client, argv: string[]): Reply {
   if (v instanceof ErrorReply) return v;
   if (v === undefined) return '';
   if (start < 0 && end < 0 && start > end) return '';
-  const r = clampRange(start, end, v.length);
-  return r ? v.slice(r[0], r[1] + 1) : '';
+  // GETRANGE clamps a negative end to 0 (unlike LRANGE), so "abc" 0 -5 is "a".
+  const len = v.length;
+  const s = start < 0 ? Math.max(0, len + start) : start;
+  let e = end < 0 ? Math.max(0, len + end) : end;
+  if (e >= len) e = len - 1;
+  if (s > e || len === 0) return '';
+  return v.slice(s, e + 1);
 }
 
 /** Turns a key's string into an editable buffer (SETRANGE, SETBIT, BITFIELD). */
