@@ -110,6 +110,16 @@ export class ByteInput {
     return v;
   }
 
+  /** Moves past n bytes without keeping them. */
+  skip(n: number): void {
+    while (n > 0) {
+      const step = Math.min(n, CHUNK);
+      this.ensure(step);
+      this.p += step;
+      n -= step;
+    }
+  }
+
   u32be(): number {
     this.ensure(4);
     const v = this.buf.readUInt32BE(this.p);
