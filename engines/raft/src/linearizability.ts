@@ -92,7 +92,11 @@ function checkPartition<S, I, O>(
 ): CheckResult {
   if (ops.length === 0) return 'ok';
   const head = makeList(ops);
-  const linearized = new Uint8Array(ops.length);
+  // the linearized set as 16-bit words, so that a cache key is a short string
+  const linearized = new Uint16Array(Math.ceil(ops.length / 16));
+  const flip = (id: number) => {
+    linearized[id >> 4]! ^= 1 << (id & 15);
+  };
   const cache = new Set<string>();
   const stack: { node: Node<I, O>; state: S }[] = [];
   let state = model.init();
@@ -105,8 +109,8 @@ function checkPartition<S, I, O>(
       const [ok, next] = model.step(state, entry.op!.input, entry.op!.output);
       let advanced = false;
       if (ok) {
-        linearized[entry.id] = 1;
-        const key = `${Buffer.from(linearized).toString('base64')}|${model.key(next)}`;
+        flip(entry.id);
+        const key = `${String.fromCharCode(...linearized)}|${model.key(next)}`;
         if (!cache.has(key)) {
           cache.add(key);
           stack.push({ node: entry, state });
@@ -115,7 +119,7 @@ function checkPartition<S, I, O>(
           entry = head.next;
           advanced = true;
         } else {
-          linearized[entry.id] = 0;
+          flip(entry.id);
         }
       }
       if (!advanced) entry = entry.next;
@@ -124,7 +128,7 @@ function checkPartition<S, I, O>(
       const top = stack.pop();
       if (!top) return 'illegal';
       state = top.state;
-      linearized[top.node.id] = 0;
+      flip(top.node.id);
       unlift(top.node);
       entry = top.node.next;
     }

@@ -76,8 +76,10 @@ export class RaftLog {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     this.unstable = new Unstable(last + 1);
-    this.committed = first - 1;
-    this.applied = first - 1;
+    // the state machine restarts from the snapshot, which may be newer than the compaction point
+    const start = Math.max(first - 1, storage.snapshot().metadata.index);
+    this.committed = start;
+    this.applied = start;
   }
 
   firstIndex(): number {

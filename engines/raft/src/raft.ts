@@ -114,13 +114,14 @@ export class RaftNode {
     this.applyConfState(confState);
     this.confAppliedIndex = this.log.applied;
     if (!isEmptyHardState(hardState)) {
-      if (hardState.commit < this.log.committed || hardState.commit > this.log.lastIndex()) {
+      if (hardState.commit > this.log.lastIndex()) {
         throw new RaftError(
           'CORRUPT_STATE',
-          `hard state commit ${hardState.commit} outside [${this.log.committed}, ${this.log.lastIndex()}]`,
+          `hard state commit ${hardState.commit} is beyond the last log index ${this.log.lastIndex()}`,
         );
       }
-      this.log.committed = hardState.commit;
+      // the snapshot is committed by definition, even if the stored commit is older
+      this.log.committed = Math.max(this.log.committed, hardState.commit);
       this.term = hardState.term;
       this.vote = hardState.vote;
     }
@@ -128,7 +129,8 @@ export class RaftNode {
     if (peers.length > 0 && this.log.lastIndex() === 0 && isEmptyHardState(hardState)) this.bootstrap(peers);
     this.becomeFollower(this.term, 0);
     this.prevSoftState = this.softState();
-    this.prevHardState = this.hardState();
+    // compared against what storage holds, so that bootstrap state comes out in the first Ready
+    this.prevHardState = hardState;
   }
 
   /**

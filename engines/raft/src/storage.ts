@@ -94,6 +94,9 @@ export class MemoryStorage implements Storage {
     const offset = this.ents[0]!.index;
     if (compactIndex <= offset) throw new CompactedError(compactIndex);
     if (compactIndex > this.lastIndex()) throw new UnavailableError(compactIndex);
+    if (compactIndex > this.snap.metadata.index) {
+      throw new RangeError(`compact(${compactIndex}) beyond the snapshot at ${this.snap.metadata.index}`);
+    }
     const keep = this.ents.slice(compactIndex - offset);
     const head = keep[0]!;
     keep[0] = { term: head.term, index: head.index, type: 'normal', data: EMPTY_BYTES };

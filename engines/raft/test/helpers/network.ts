@@ -1,4 +1,5 @@
 import {
+  encodeConfChange,
   MemoryStorage,
   type Message,
   type NodeId,
@@ -39,6 +40,8 @@ export class Network {
   private readonly dropped = new Set<string>();
   private readonly ignored = new Set<string>();
   readonly applied = new Map<NodeId, Uint8Array[]>();
+  /** Every message delivered, for tests that count round trips. */
+  readonly delivered: Message[] = [];
 
   constructor(
     ids: readonly NodeId[],
@@ -101,6 +104,7 @@ export class Network {
     while (queue.length > 0) {
       if (++rounds > 10_000) throw new Error('network did not stabilize');
       for (const m of queue) {
+        this.delivered.push(m);
         this.nodes.get(m.to)?.step(m);
         if (m.type === 'snap') this.nodes.get(m.from)?.reportSnapshot(m.to, true);
       }
@@ -127,3 +131,33 @@ export class Network {
 
 export const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/**
+ * Memory storage holding the founding conf entries for `voters` (as bootstrap writes them) followed by
+ * entries with the given terms, and a hard state.
+ */
+export function storageWith(
+  voters: readonly NodeId[],
+  terms: readonly number[],
+  term: number,
+  commit = voters.length,
+): MemoryStorage {
+  const s = new MemoryStorage();
+  const boot = [...voters]
+    .sort((a, b) => a - b)
+    .map((nodeId, i) => ({
+      term: 1,
+      index: i + 1,
+      type: 'conf' as const,
+      data: encodeConfChange({ type: 'addNode', nodeId }),
+    }));
+  const rest = terms.map((t, i) => ({
+    term: t,
+    index: boot.length + i + 1,
+    type: 'normal' as const,
+    data: bytes(`e${boot.length + i + 1}`),
+  }));
+  s.append([...boot, ...rest]);
+  s.setHardState({ term, vote: 0, commit });
+  return s;
+}
