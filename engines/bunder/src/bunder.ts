@@ -218,10 +218,8 @@ export class Bunder extends EventEmitter {
   }
 
   async hgetall(key: Arg): Promise<Record<string, Buffer>> {
-    const flat = this.must('HGETALL', key) as Buffer[];
-    const out: Record<string, Buffer> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!.toString('utf8')] = flat[i + 1]!;
-    return out;
+    const map = this.must('HGETALL', key) as Map<string, Buffer>;
+    return Object.fromEntries(map);
   }
 
   async lpush(key: Arg, ...values: Arg[]): Promise<number> {
