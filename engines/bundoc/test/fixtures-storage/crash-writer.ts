@@ -1,0 +1,31 @@
+// Child process for crash tests: commits forever and reports each acknowledged commit on stdout
+// (pipes are synchronous on Linux, so a printed line means the commit had resolved).
+import { Storage } from '../../src/storage/index.js';
+import { expectedValue, keyFor } from './workload.js';
+
+const [dir, durability, startArg, concurrencyArg] = process.argv.slice(2);
+let next = Number(startArg);
+const concurrency = Number(concurrencyArg ?? 4);
+
+const st = await Storage.open(dir, {
+  pageSize: 4096,
+  cacheBytes: 48 * 4096,
+  durability: durability as 'full' | 'normal' | 'off',
+  checkpointBytes: 128 * 1024,
+  walSegmentBytes: 64 * 1024,
+  checkpointIntervalMs: 0,
+});
+process.stdout.write('READY\n');
+
+async function writer(): Promise<void> {
+  for (;;) {
+    const i = next++;
+    await st.transaction(async (tx) => {
+      tx.put('crash', keyFor(i), expectedValue(i));
+      // Every fifth commit deletes an earlier key, so merges and the free list take part.
+      if (i % 5 === 0 && i >= 7) tx.delete('crash', keyFor(i - 7));
+    });
+    process.stdout.write(`A ${i}\n`);
+  }
+}
+await Promise.all(Array.from({ length: concurrency }, () => writer()));
