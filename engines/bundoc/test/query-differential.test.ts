@@ -1,7 +1,13 @@
-import { find, Query } from 'mingo';
+import { find, update as mingoUpdate, Query } from 'mingo';
 import t from 'tap';
 import { isPlainObject } from '../src/keys/index.js';
-import { compileFilter, compileProjection, sortDocuments } from '../src/query/index.js';
+import {
+  compileFilter,
+  compileProjection,
+  compileUpdate,
+  sortDocuments,
+  UpdateConflictError,
+} from '../src/query/index.js';
 import { compilePathReader } from '../src/query/path.js';
 
 // Seeded generator: reproducible from the seed printed on failure (BUNBASE_SEED overrides).
@@ -375,5 +381,209 @@ t.test('projections agree with mingo', async (t) => {
     }
   }
   t.comment(`seed ${seed}: ${compared} (projection, document) pairs; excluded ${JSON.stringify(excluded)}`);
+  t.equal(failures, 0, `seed ${seed}`);
+});
+
+/**
+ * D11: MongoDB rejects an update that cannot apply to a document (a field created inside a scalar, $inc
+ * on a string, $push onto a non-array); mingo silently skips it. This checks that bundoc's
+ * UpdateConflictError names a path where one of those conditions really holds.
+ */
+function legitimateConflict(
+  doc: Record<string, unknown>,
+  u: Record<string, Record<string, unknown>>,
+  path: string,
+): boolean {
+  const ops = Object.keys(u).filter(
+    (op) => path in u[op]! || (op === '$rename' && Object.values(u[op]!).includes(path)),
+  );
+  const parts = path.split('.');
+  let cur: unknown = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(parts[i]!)) return true;
+      if (ops.includes('$rename')) return true;
+      cur = cur[Number(parts[i])];
+    } else if (isPlainObject(cur)) {
+      if (!(parts[i]! in cur)) return false;
+      cur = cur[parts[i]!];
+    } else return true;
+    if (cur === undefined) return false;
+  }
+  if (!isPlainObject(cur) && !Array.isArray(cur)) return cur !== undefined;
+  if (Array.isArray(cur) && ops.includes('$rename')) return true; // MongoDB: no $rename of array elements
+  if (Array.isArray(cur) && !/^\d+$/.test(parts.at(-1)!)) return true;
+  const leaf = Array.isArray(cur) ? cur[Number(parts.at(-1))] : cur[parts.at(-1)!];
+  if (leaf === undefined) return false;
+  if (ops.some((op) => ['$inc', '$mul'].includes(op))) return typeof leaf !== 'number';
+  if (ops.some((op) => ['$push', '$addToSet', '$pop', '$pull', '$pullAll'].includes(op)))
+    return !Array.isArray(leaf);
+  return false;
+}
+
+/** Why mingo's update result legitimately differs from MongoDB's (D12 to D15), or undefined. */
+function updateDivergence(
+  doc: Record<string, unknown>,
+  u: Record<string, Record<string, unknown>>,
+): string | undefined {
+  for (const [op, fields] of Object.entries(u)) {
+    for (const [path, operand] of Object.entries(fields)) {
+      const values = compilePathReader(path.split('.'))(doc);
+      const structured = (v: unknown) => Array.isArray(v) || isPlainObject(v);
+      if (
+        op === '$push' &&
+        isPlainObject(operand) &&
+        Object.keys(operand).length > 1 &&
+        values.every((v) => v === undefined)
+      ) {
+        return 'D12 $push modifiers on a new array';
+      }
+      if (op === '$addToSet') {
+        const items = isPlainObject(operand) ? (operand.$each as unknown[]) : [operand];
+        const dup = (xs: unknown[]) =>
+          xs.some((x, i) => xs.findIndex((y) => JSON.stringify(y) === JSON.stringify(x)) !== i);
+        if (dup(items) || values.some((v) => Array.isArray(v) && dup(v)))
+          return 'D14 $addToSet with duplicates';
+      }
+      if (op === '$pullAll' && values.some((v) => Array.isArray(v) && v.some(Array.isArray))) {
+        return 'D15 $pullAll over nested arrays';
+      }
+      if ((op === '$min' || op === '$max') && (structured(operand) || values.some(structured))) {
+        return 'D13 $min/$max on arrays or objects';
+      }
+    }
+  }
+  return undefined;
+}
+
+function updateGen(g: Gen): Record<string, Record<string, unknown>> {
+  const u: Record<string, Record<string, unknown>> = {};
+  const used: string[] = [];
+  const fresh = (): string | undefined => {
+    for (let tries = 0; tries < 5; tries++) {
+      const p = g.path();
+      if (!used.some((q) => q === p || q.startsWith(`${p}.`) || p.startsWith(`${q}.`))) {
+        used.push(p);
+        return p;
+      }
+    }
+    return undefined;
+  };
+  const n = 1 + g.int(3);
+  for (let i = 0; i < n; i++) {
+    const op = g.pick([
+      '$set',
+      '$unset',
+      '$inc',
+      '$mul',
+      '$min',
+      '$max',
+      '$push',
+      '$addToSet',
+      '$pull',
+      '$pullAll',
+      '$pop',
+      '$rename',
+    ] as const);
+    const path = fresh();
+    if (path === undefined) continue;
+    let operand: unknown;
+    switch (op) {
+      case '$set':
+      case '$min':
+      case '$max':
+        operand = g.operand();
+        break;
+      case '$unset':
+        operand = '';
+        break;
+      case '$inc':
+      case '$mul':
+        operand = g.pick([1, 2, -1, 0.5]);
+        break;
+      case '$push':
+        operand = g.chance(0.5)
+          ? g.scalar()
+          : {
+              $each: [g.scalar(), g.scalar()],
+              ...(g.chance(0.4) ? { $position: g.pick([0, 1, -1, 5]) } : {}),
+              ...(g.chance(0.4) ? { $slice: g.pick([0, 1, 2, -1, -2]) } : {}),
+              ...(g.chance(0.3) ? { $sort: g.pick([1, -1]) } : {}),
+            };
+        break;
+      case '$addToSet':
+        operand = g.chance(0.5) ? g.scalar() : { $each: [g.scalar(), g.scalar()] };
+        break;
+      case '$pull':
+        operand = g.chance(0.5)
+          ? g.scalar()
+          : g.chance(0.3)
+            ? { $in: g.pick([[1, 'a'], ['b'], [2, null]]) }
+            : { [g.pick(['$gte', '$lt'])]: g.pick([1, 'b']) };
+        break;
+      case '$pullAll':
+        operand = [g.scalar(), g.scalar()];
+        break;
+      case '$pop':
+        operand = g.pick([1, -1]);
+        break;
+      case '$rename': {
+        const to = fresh();
+        if (to === undefined) continue;
+        operand = to;
+        break;
+      }
+    }
+    u[op] = { ...(u[op] ?? {}), [path]: operand };
+  }
+  return u;
+}
+
+t.test('updates agree with mingo', async (t) => {
+  const seed = Number(process.env.BUNBASE_SEED ?? 1);
+  const g = new Gen(rng(seed));
+  let failures = 0;
+  let compared = 0;
+  const excluded: Record<string, number> = {};
+  const docs = Array.from({ length: 60 }, (_, j) => g.doc(j));
+  for (let i = 0; i < 400 && failures < 10; i++) {
+    const u = updateGen(g);
+    const compiled = compileUpdate(u);
+    for (const doc of docs) {
+      let mine: unknown;
+      let theirs: unknown;
+      try {
+        mine = compiled.apply(doc);
+      } catch (e) {
+        if (e instanceof UpdateConflictError && legitimateConflict(doc, u, e.path)) {
+          excluded.D11 = (excluded.D11 ?? 0) + 1;
+          continue;
+        }
+        mine = `error ${(e as Error).message}`;
+      }
+      try {
+        const copy = structuredClone(doc);
+        mingoUpdate(copy, u as never);
+        theirs = copy;
+      } catch (e) {
+        theirs = `error ${(e as Error).message}`;
+      }
+      compared++;
+      const same =
+        typeof mine === 'string' && typeof theirs === 'string'
+          ? true
+          : JSON.stringify(canonical(mine)) === JSON.stringify(canonical(theirs));
+      if (same) continue;
+      const why = updateDivergence(doc, u);
+      if (why) {
+        excluded[why] = (excluded[why] ?? 0) + 1;
+        continue;
+      }
+      failures++;
+      t.comment(JSON.stringify({ seed, u, doc, mine, theirs }));
+      break;
+    }
+  }
+  t.comment(`seed ${seed}: ${compared} (update, document) pairs; excluded ${JSON.stringify(excluded)}`);
   t.equal(failures, 0, `seed ${seed}`);
 });
