@@ -1,0 +1,82 @@
+import type { Transaction } from '../storage/transaction.js';
+
+/**
+ * The catalog lives in a reserved tree of the same store, so it commits atomically with the writes that
+ * change it (implicit collection creation, index builds) and can never disagree with the data after a crash.
+ * Trees are named by numeric ids, never by user names, so long or odd names cannot collide.
+ */
+export const CATALOG_TREE = '__bundoc/catalog';
+export const RESERVED_TREE_PREFIX = '__bundoc/';
+const SEQ_KEY = new TextEncoder().encode('seq');
+const COLLECTION_PREFIX = 'c:';
+
+export interface IndexField {
+  path: string;
+  dir: 1 | -1;
+}
+
+export interface IndexMeta {
+  name: string;
+  id: number;
+  fields: IndexField[];
+  unique: boolean;
+  sparse: boolean;
+  /** Set once any document put an array into the index; such an index cannot give sort order. */
+  multikey: boolean;
+}
+
+export interface CollectionMeta {
+  name: string;
+  id: number;
+  createdAt: string;
+  indexes: IndexMeta[];
+}
+
+export const docTree = (c: CollectionMeta): string => `${RESERVED_TREE_PREFIX}d/${c.id}`;
+export const indexTree = (ix: IndexMeta): string => `${RESERVED_TREE_PREFIX}x/${ix.id}`;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function collectionKey(name: string): Uint8Array {
+  return encoder.encode(COLLECTION_PREFIX + name);
+}
+
+export function readCollection(tx: Transaction, name: string): CollectionMeta | undefined {
+  const v = tx.get(CATALOG_TREE, collectionKey(name));
+  return v === undefined ? undefined : (JSON.parse(decoder.decode(v)) as CollectionMeta);
+}
+
+export function writeCollection(tx: Transaction, meta: CollectionMeta): void {
+  tx.put(CATALOG_TREE, collectionKey(meta.name), encoder.encode(JSON.stringify(meta)));
+}
+
+export function deleteCollection(tx: Transaction, name: string): void {
+  tx.delete(CATALOG_TREE, collectionKey(name));
+}
+
+export function readAll(tx: Transaction): CollectionMeta[] {
+  const out: CollectionMeta[] = [];
+  for (const [k, v] of tx.range(CATALOG_TREE)) {
+    if (decoder.decode(k).startsWith(COLLECTION_PREFIX)) out.push(JSON.parse(decoder.decode(v)));
+  }
+  return out;
+}
+
+/** Allocates a tree id; ids are never reused, so a half-dropped tree can never be mistaken for a new one. */
+export function nextId(tx: Transaction): number {
+  const v = tx.get(CATALOG_TREE, SEQ_KEY);
+  const id = v === undefined ? 1 : Number(decoder.decode(v)) + 1;
+  tx.put(CATALOG_TREE, SEQ_KEY, encoder.encode(String(id)));
+  return id;
+}
+
+/** Every tree a catalog refers to; anything else under the reserved prefix is a leftover of an interrupted drop. */
+export function referencedTrees(metas: readonly CollectionMeta[]): Set<string> {
+  const s = new Set<string>([CATALOG_TREE]);
+  for (const m of metas) {
+    s.add(docTree(m));
+    for (const ix of m.indexes) s.add(indexTree(ix));
+  }
+  return s;
+}

@@ -1,0 +1,168 @@
+import { ConflictError } from '../storage/errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { Transaction } from '../storage/transaction.js';
+import { type CollectionMeta, type IndexMeta, nextId, readCollection, writeCollection } from './catalog.js';
+import { IndexKeyer } from './index-keys.js';
+import { SharedExclusiveLock } from './rwlock.js';
+
+/** Internal retries of single-operation writes that lose a write-write race (e.g. creating one collection twice). */
+export const WRITE_RETRIES = 20;
+
+/**
+ * State shared by a database's collections: the store, the catalog as last committed (kept in memory so
+ * writes need no catalog read), compiled index keyers, and the lock that orders schema changes and writes.
+ */
+export class DbCore {
+  readonly storage: Storage;
+  readonly catalog = new Map<string, CollectionMeta>();
+  readonly lock = new SharedExclusiveLock();
+  readonly #keyers = new Map<number, IndexKeyer>();
+
+  constructor(storage: Storage, metas: readonly CollectionMeta[]) {
+    this.storage = storage;
+    for (const m of metas) this.catalog.set(m.name, m);
+  }
+
+  keyer(ix: IndexMeta): IndexKeyer {
+    let k = this.#keyers.get(ix.id);
+    if (!k || k.meta !== ix) {
+      k = new IndexKeyer(ix, this.storage.maxKey);
+      this.#keyers.set(ix.id, k);
+    }
+    return k;
+  }
+
+  /** Makes a committed scope's catalog changes visible to later operations. */
+  install(scope: Scope): void {
+    for (const [name, meta] of scope.created) {
+      const cur = this.catalog.get(name);
+      // Schema changes replace the entry (under the exclusive lock); implicit creation only fills a gap.
+      if (scope.schemaChange || !cur || cur.id !== meta.id) this.catalog.set(name, meta);
+      else
+        for (const ix of meta.indexes)
+          if (ix.multikey) cur.indexes.find((x) => x.id === ix.id)!.multikey = true;
+    }
+  }
+
+  /** A read-only snapshot for one read operation; the catalog is captured in the same tick. */
+  read<T>(scope: Scope | undefined, fn: (s: Scope) => T): T {
+    if (scope) return fn(scope);
+    const s = new Scope(this, this.storage.begin({ readOnly: true }));
+    try {
+      return fn(s);
+    } finally {
+      s.tx.abort();
+    }
+  }
+
+  /**
+   * Runs `fn` as one storage transaction (or inside the caller's transaction scope), retrying on
+   * write-write conflicts; a failure leaves nothing written.
+   */
+  async write<T>(scope: Scope | undefined, fn: (s: Scope) => T): Promise<T> {
+    if (scope) return scope.guard(() => fn(scope));
+    const wait = this.lock.acquireShared();
+    if (wait) await wait;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const s = new Scope(this, this.storage.begin());
+        try {
+          const result = fn(s);
+          await s.tx.commit();
+          this.install(s);
+          return result;
+        } catch (e) {
+          s.tx.abort();
+          if (!(e instanceof ConflictError) || attempt >= WRITE_RETRIES) throw e;
+          await backoff(attempt);
+        }
+      }
+    } finally {
+      this.lock.releaseShared();
+    }
+  }
+}
+
+export function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 1 + attempt * 2)));
+}
+
+/** One storage transaction plus the catalog changes it made (visible to itself before commit). */
+export class Scope {
+  readonly core: DbCore;
+  readonly tx: Transaction;
+  readonly created = new Map<string, CollectionMeta>();
+  /** Set by index builds and drops, whose catalog entries replace the installed ones. */
+  schemaChange = false;
+  /** Set when an operation failed after writing part of its changes; the transaction cannot commit. */
+  poisoned: unknown;
+  /** Counts writes, so a failed operation knows whether it left anything behind. */
+  writes = 0;
+
+  constructor(core: DbCore, tx: Transaction) {
+    this.core = core;
+    this.tx = tx;
+  }
+
+  meta(name: string): CollectionMeta | undefined {
+    return this.created.get(name) ?? this.core.catalog.get(name) ?? this.#stored(name);
+  }
+
+  /** A collection committed moments ago may not be installed yet; the snapshot is the truth. */
+  #stored(name: string): CollectionMeta | undefined {
+    const m = readCollection(this.tx, name);
+    if (m) this.created.set(name, m);
+    return m;
+  }
+
+  /** The collection's metadata, creating the collection (in this transaction) on first write. */
+  ensure(name: string): CollectionMeta {
+    const m = this.meta(name);
+    if (m) return m;
+    const meta: CollectionMeta = {
+      name,
+      id: nextId(this.tx),
+      createdAt: new Date().toISOString(),
+      indexes: [],
+    };
+    writeCollection(this.tx, meta);
+    this.created.set(name, meta);
+    return meta;
+  }
+
+  /**
+   * Records that an index now holds arrays. The in-memory flag is set before commit: planners that read
+   * it early only lose the sort and bound-intersection shortcuts, never results.
+   */
+  markMultikey(meta: CollectionMeta, ix: IndexMeta): void {
+    ix.multikey = true;
+    const stored = readCollection(this.tx, meta.name) ?? meta;
+    const six = stored.indexes.find((x) => x.id === ix.id);
+    if (six && !six.multikey) {
+      six.multikey = true;
+      writeCollection(this.tx, stored);
+    }
+  }
+
+  put(tree: string, key: Uint8Array, value: Uint8Array): void {
+    this.writes++;
+    this.tx.put(tree, key, value);
+  }
+
+  delete(tree: string, key: Uint8Array): void {
+    this.writes++;
+    this.tx.delete(tree, key);
+  }
+
+  /** Inside a user transaction: an operation that fails half-way makes the transaction unusable. */
+  guard<T>(fn: () => T): T {
+    if (this.poisoned !== undefined) throw this.poisoned;
+    const before = this.writes;
+    try {
+      return fn();
+    } catch (e) {
+      if (this.writes !== before) this.poisoned = e;
+      throw e;
+    }
+  }
+}

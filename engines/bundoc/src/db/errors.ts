@@ -1,0 +1,67 @@
+import { BundocError } from '../storage/errors.js';
+
+/** An insert or update would create a second document with the same _id or the same unique index key. */
+export class DuplicateKeyError extends BundocError {
+  readonly collection: string;
+  /** `_id` for the primary key, otherwise the unique index's name. */
+  readonly index: string;
+  readonly key: unknown;
+  constructor(collection: string, index: string, key: unknown) {
+    super(
+      'DUPLICATE_KEY',
+      `duplicate key in collection "${collection}" index "${index}": ${safeJson(key)} already exists`,
+    );
+    this.collection = collection;
+    this.index = index;
+    this.key = key;
+  }
+}
+
+/** A collection name is empty, too long, reserved or contains forbidden characters. */
+export class InvalidCollectionNameError extends BundocError {
+  readonly collectionName: unknown;
+  constructor(name: unknown, reason: string) {
+    super('INVALID_COLLECTION_NAME', `invalid collection name ${safeJson(name)}: ${reason}`);
+    this.collectionName = name;
+  }
+}
+
+/** A document is not storable: not JSON, too large, too deep, or a bad _id. `path` names the bad part. */
+export class InvalidDocumentError extends BundocError {
+  readonly path: string;
+  constructor(path: string, reason: string) {
+    super('INVALID_DOCUMENT', `invalid document at ${path}: ${reason}`);
+    this.path = path;
+  }
+}
+
+/** An index specification or option is malformed, or conflicts with an existing index. */
+export class InvalidIndexError extends BundocError {
+  constructor(message: string) {
+    super('INVALID_INDEX', message);
+  }
+}
+
+/** dropIndex named an index that does not exist. */
+export class IndexNotFoundError extends BundocError {
+  constructor(collection: string, name: string) {
+    super('INDEX_NOT_FOUND', `collection "${collection}" has no index named "${name}"`);
+  }
+}
+
+/** A find/update option (skip, limit, after, upsert…) has the wrong type or value. */
+export class InvalidOptionError extends BundocError {
+  constructor(message: string) {
+    super('INVALID_OPTION', message);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    const s = JSON.stringify(v);
+    if (s === undefined) return String(v);
+    return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,257 @@
+import { isPlainObject } from '../keys/types.js';
+import { compileFilter, type Matcher } from '../query/filter.js';
+import { compileProjection, type Projector } from '../query/projection.js';
+import { compileSort, sortDocuments } from '../query/sort.js';
+import { type CollectionMeta, docTree, indexTree } from './catalog.js';
+import type { Scope } from './core.js';
+import { InvalidOptionError } from './errors.js';
+import { latin1 } from './index-keys.js';
+import { type ByteRange, choosePlan, isPrimary, type Plan, prefixEnd } from './planner.js';
+import { extractPredicates } from './predicates.js';
+import { checkId, type Document, decodeDocument, idKey } from './private-document.js';
+
+export interface FindOptions {
+  sort?: Record<string, 1 | -1>;
+  skip?: number;
+  limit?: number;
+  projection?: Record<string, 0 | 1 | boolean>;
+  /** A cursor token from a previous page: continue after that document in the same sort order. */
+  after?: string;
+}
+
+export interface Explain {
+  plan: 'COLLSCAN' | 'IXSCAN';
+  index?: string;
+  bounds?: Record<string, string[]>;
+  keysExamined: number;
+  docsExamined: number;
+  nReturned: number;
+}
+
+/** A stored document as a scan yields it: decoded, with the bytes and key it came from. */
+export interface Fetched {
+  doc: Document;
+  bytes: Uint8Array;
+  key: Uint8Array;
+}
+
+/** Everything about a query that can be validated and compiled once, before any read. */
+export interface CompiledQuery {
+  filter: Record<string, unknown>;
+  matcher: Matcher;
+  sort: Array<[string, 1 | -1]>;
+  explicitId: 1 | -1 | undefined;
+  /** The full order including the _id tie-breaker, when any order was asked for. */
+  orderSpec: Record<string, 1 | -1> | undefined;
+  skip: number;
+  limit: number | undefined;
+  projector: Projector | undefined;
+  after: Document | undefined;
+  afterCmp: ((a: unknown, b: unknown) => number) | undefined;
+}
+
+const MAX_SKIP_LIMIT = Number.MAX_SAFE_INTEGER;
+
+function checkCount(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_SKIP_LIMIT) {
+    throw new InvalidOptionError(`${name} must be a non-negative integer`);
+  }
+  return v;
+}
+
+export function compileQuery(filter: unknown, options: FindOptions | undefined): CompiledQuery {
+  const f = filter === undefined ? {} : filter;
+  const matcher = compileFilter(f);
+  if (options !== undefined && !isPlainObject(options))
+    throw new InvalidOptionError('find options must be an object');
+  const o: FindOptions = options ?? {};
+  for (const k of Object.keys(o)) {
+    if (!['sort', 'skip', 'limit', 'projection', 'after'].includes(k)) {
+      throw new InvalidOptionError(`unknown find option "${k}"`);
+    }
+  }
+  const skip = checkCount(o.skip, 'skip') ?? 0;
+  const limit = checkCount(o.limit, 'limit');
+  const projector = o.projection === undefined ? undefined : compileProjection(o.projection);
+  let sortSpec = o.sort;
+  if (sortSpec !== undefined) compileSort(sortSpec); // validates
+  if (o.after !== undefined && (sortSpec === undefined || Object.keys(sortSpec).length === 0)) {
+    sortSpec = { _id: 1 }; // keyset paging needs an order; _id is the natural one
+  }
+  const sort: Array<[string, 1 | -1]> = [];
+  let explicitId: 1 | -1 | undefined;
+  for (const [p, d] of Object.entries(sortSpec ?? {})) {
+    if (p === '_id') {
+      explicitId = d; // _id is unique: fields after it cannot change the order
+      break;
+    }
+    sort.push([p, d]);
+  }
+  const orderSpec =
+    sort.length > 0 || explicitId !== undefined
+      ? { ...Object.fromEntries(sort), _id: explicitId ?? 1 }
+      : undefined;
+  let after: Document | undefined;
+  let afterCmp: CompiledQuery['afterCmp'];
+  if (o.after !== undefined) {
+    after = decodeToken(o.after, orderSpec!);
+    afterCmp = compileSort(orderSpec);
+  }
+  return {
+    filter: f as Record<string, unknown>,
+    matcher,
+    sort,
+    explicitId,
+    orderSpec,
+    skip,
+    limit,
+    projector,
+    after,
+    afterCmp,
+  };
+}
+
+export function planFor(meta: CollectionMeta, q: CompiledQuery): Plan {
+  const plan = choosePlan(
+    meta.indexes,
+    extractPredicates(q.filter),
+    q.sort,
+    q.explicitId,
+    q.limit !== undefined,
+  );
+  // Keyset paging in _id order starts right after the token's _id instead of filtering from the start.
+  if (q.after && plan.kind === 'COLLSCAN' && q.sort.length === 0) {
+    const k = idKey(checkId(q.after._id));
+    plan.ranges = [plan.reverse ? { lt: k } : { gte: prefixEnd(k) }];
+  }
+  return plan;
+}
+
+export interface Stats {
+  keysExamined: number;
+  docsExamined: number;
+}
+
+/** Documents a plan reaches, in scan order, before the filter is applied. */
+export function* scan(scope: Scope, meta: CollectionMeta, plan: Plan, stats: Stats): Generator<Fetched> {
+  const tx = scope.tx;
+  const dtree = docTree(meta);
+  const ranges: ByteRange[] = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
+  if (!plan.index || isPrimary(plan.index)) {
+    const primary = plan.index !== undefined;
+    for (const r of ranges) {
+      for (const [key, bytes] of tx.range(dtree, { gte: r.gte, lt: r.lt, reverse: plan.reverse })) {
+        if (primary) stats.keysExamined++;
+        stats.docsExamined++;
+        yield { doc: decodeDocument(bytes), bytes, key };
+      }
+    }
+    return;
+  }
+  const itree = indexTree(plan.index);
+  // Only a multikey index can list one document under several keys.
+  const seen = plan.index.multikey ? new Set<string>() : undefined;
+  for (const r of ranges) {
+    for (const [, key] of tx.range(itree, { gte: r.gte, lt: r.lt, reverse: plan.reverse })) {
+      stats.keysExamined++;
+      if (seen) {
+        const s = latin1(key);
+        if (seen.has(s)) continue;
+        seen.add(s);
+      }
+      const bytes = tx.get(dtree, key);
+      if (bytes === undefined) continue;
+      stats.docsExamined++;
+      yield { doc: decodeDocument(bytes), bytes, key };
+    }
+  }
+}
+
+export interface Execution {
+  rows: Fetched[];
+  plan: Plan | undefined;
+  stats: Stats;
+}
+
+/** Runs a query: filter, keyset position, order, skip and limit (projection is the caller's last step). */
+export function execute(scope: Scope, name: string, q: CompiledQuery): Execution {
+  const stats: Stats = { keysExamined: 0, docsExamined: 0 };
+  const meta = scope.meta(name);
+  if (!meta) return { rows: [], plan: undefined, stats };
+  const plan = planFor(meta, q);
+  const needSort = q.orderSpec !== undefined && !plan.sorted;
+  const want = needSort || q.limit === undefined ? Number.POSITIVE_INFINITY : q.skip + q.limit;
+  let rows: Fetched[] = [];
+  if (want > 0) {
+    for (const f of scan(scope, meta, plan, stats)) {
+      if (!q.matcher(f.doc)) continue;
+      if (q.after && q.afterCmp!(f.doc, q.after) <= 0) continue;
+      rows.push(f);
+      if (rows.length >= want) break;
+    }
+  }
+  if (needSort) {
+    const byDoc = new Map<Document, Fetched>(rows.map((r) => [r.doc, r]));
+    rows = sortDocuments(
+      rows.map((r) => r.doc),
+      q.orderSpec,
+    ).map((d) => byDoc.get(d)!);
+  }
+  const end = q.limit === undefined ? rows.length : q.skip + q.limit;
+  rows = rows.slice(q.skip, end);
+  return { rows, plan, stats };
+}
+
+export function explainOf(ex: Execution): Explain {
+  const p = ex.plan;
+  const out: Explain = {
+    plan: p?.kind ?? 'COLLSCAN',
+    keysExamined: ex.stats.keysExamined,
+    docsExamined: ex.stats.docsExamined,
+    nReturned: ex.rows.length,
+  };
+  if (p?.index) out.index = p.index.name;
+  if (p?.bounds) out.bounds = p.bounds;
+  return out;
+}
+
+// ---- keyset tokens ----
+
+interface TokenBody {
+  v: 1;
+  /** The order the token belongs to; a token is refused under another order. */
+  o: Record<string, 1 | -1>;
+  /** The last returned document reduced to its sort fields and _id. */
+  d: Document;
+}
+
+export function makeToken(doc: Document, orderSpec: Record<string, 1 | -1>): string {
+  let reduced: Document;
+  try {
+    reduced = compileProjection(Object.fromEntries(Object.keys(orderSpec).map((k) => [k, 1])))(doc);
+  } catch {
+    reduced = doc; // overlapping sort paths cannot be projected; keep the whole document
+  }
+  const body: TokenBody = { v: 1, o: orderSpec, d: reduced };
+  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+}
+
+function decodeToken(token: unknown, orderSpec: Record<string, 1 | -1>): Document {
+  if (typeof token !== 'string' || token.length === 0)
+    throw new InvalidOptionError('after must be a cursor token string');
+  let body: TokenBody;
+  try {
+    body = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as TokenBody;
+  } catch {
+    throw new InvalidOptionError('after is not a valid cursor token');
+  }
+  if (!isPlainObject(body) || body.v !== 1 || !isPlainObject(body.d) || !isPlainObject(body.o)) {
+    throw new InvalidOptionError('after is not a valid cursor token');
+  }
+  if (JSON.stringify(body.o) !== JSON.stringify(orderSpec)) {
+    throw new InvalidOptionError('after: the cursor token belongs to a different sort order');
+  }
+  checkId(body.d._id, 'after._id');
+  return body.d;
+}

@@ -1,0 +1,120 @@
+import { encodeCompoundKey } from '../keys/encode.js';
+import { compilePathReader, type PathReader, splitPath } from '../query/path.js';
+import type { IndexMeta } from './catalog.js';
+import { InvalidDocumentError } from './errors.js';
+
+/** A compound index may expand at most this many keys for one document (cartesian product of arrays). */
+export const MAX_KEYS_PER_DOCUMENT = 10_000;
+
+export interface IndexEntries {
+  /** Distinct key bytes; each stored with the document's primary key as value. */
+  keys: Uint8Array[];
+  multikey: boolean;
+}
+
+/** Compiled once per index definition: path readers and directions. */
+export class IndexKeyer {
+  readonly meta: IndexMeta;
+  readonly #readers: PathReader[];
+  readonly #dirs: Array<1 | -1>;
+  readonly #maxKey: number;
+
+  constructor(meta: IndexMeta, maxKey: number) {
+    this.meta = meta;
+    this.#readers = meta.fields.map((f) => compilePathReader(splitPath(f.path)!));
+    this.#dirs = meta.fields.map((f) => f.dir);
+    this.#maxKey = maxKey;
+  }
+
+  /**
+   * The keys of one document: every field contributes the values its path reaches, arrays expanded to
+   * their elements (multikey), a missing field as null. Sparse indexes skip documents missing every field.
+   * Non-unique keys end with the _id bytes so equal values stay distinct and come out in _id order.
+   */
+  entries(doc: Record<string, unknown>, idBytes: Uint8Array): IndexEntries | undefined {
+    let multikey = false;
+    let anyPresent = false;
+    const perField: unknown[][] = [];
+    for (let i = 0; i < this.#readers.length; i++) {
+      const raw = this.#readers[i]!(doc);
+      const vals: unknown[] = [];
+      for (const r of raw) {
+        if (r !== undefined) anyPresent = true;
+        if (Array.isArray(r)) {
+          multikey = true;
+          if (r.length === 0) vals.push(r);
+          else for (const e of r) vals.push(e);
+        } else vals.push(r === undefined ? null : r);
+      }
+      if (vals.length === 0) vals.push(null);
+      perField.push(vals);
+    }
+    if (this.meta.sparse && !anyPresent) return undefined;
+    let combos = 1;
+    let arrays = 0;
+    for (const v of perField) {
+      combos *= v.length;
+      if (v.length > 1) arrays++;
+    }
+    if (arrays > 1 && this.#readers.length > 1) {
+      throw new InvalidDocumentError(
+        `index ${this.meta.name}`,
+        'cannot index parallel arrays: more than one indexed field holds several values',
+      );
+    }
+    if (combos > MAX_KEYS_PER_DOCUMENT) {
+      throw new InvalidDocumentError(
+        `index ${this.meta.name}`,
+        `document expands to more than ${MAX_KEYS_PER_DOCUMENT} keys`,
+      );
+    }
+    const seen = new Set<string>();
+    const keys: Uint8Array[] = [];
+    const current = new Array<unknown>(perField.length);
+    const emit = (i: number): void => {
+      if (i === perField.length) {
+        const base = encodeCompoundKey(current, this.#dirs);
+        const key = this.meta.unique ? base : concat(base, idBytes);
+        if (key.length > this.#maxKey) {
+          throw new InvalidDocumentError(
+            `index ${this.meta.name}`,
+            `index key is ${key.length} bytes; the limit is ${this.#maxKey}`,
+          );
+        }
+        const s = latin1(key);
+        if (!seen.has(s)) {
+          seen.add(s);
+          keys.push(key);
+        }
+        return;
+      }
+      for (const v of perField[i]!) {
+        current[i] = v;
+        emit(i + 1);
+      }
+    };
+    emit(0);
+    return { keys, multikey };
+  }
+
+  /** The indexed values of a unique key, for error messages. */
+  valuesOf(doc: Record<string, unknown>): unknown {
+    const vals = this.#readers.map((r) => {
+      const raw = r(doc);
+      return raw.length === 1 ? (raw[0] ?? null) : raw;
+    });
+    return vals.length === 1 ? vals[0] : vals;
+  }
+}
+
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** A cheap exact string form of bytes, for Sets and Maps. */
+export function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+}

@@ -1,0 +1,227 @@
+import { encodeCompoundKey } from '../keys/encode.js';
+import type { IndexMeta } from './catalog.js';
+import { ID_INDEX_NAME } from './index-spec.js';
+import { type FieldPredicate, type Interval, intersect, isEmptyInterval } from './predicates.js';
+
+/** One contiguous run of keys to scan: gte ≤ key < lt (undefined: open). */
+export interface ByteRange {
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+}
+
+export interface Plan {
+  kind: 'COLLSCAN' | 'IXSCAN';
+  /** undefined for a scan of the documents in _id order; the primary key plan has index '_id_'. */
+  index?: IndexMeta;
+  ranges: ByteRange[];
+  reverse: boolean;
+  /** The scan yields documents already in the requested sort order. */
+  sorted: boolean;
+  /** Human-readable bounds per field, for explain(). */
+  bounds?: Record<string, string[]>;
+}
+
+/** Cartesian products of $in lists larger than this fall back to fewer bound fields. */
+const MAX_POINT_COMBOS = 1000;
+
+const ID_FIELD: IndexMeta = {
+  name: ID_INDEX_NAME,
+  id: 0,
+  fields: [{ path: '_id', dir: 1 }],
+  unique: true,
+  sparse: false,
+  multikey: false,
+};
+
+interface Candidate {
+  index: IndexMeta;
+  eqFields: number;
+  points: unknown[][];
+  range?: Interval;
+  score: number;
+  sorted: boolean;
+  reverse: boolean;
+}
+
+function evaluate(
+  index: IndexMeta,
+  preds: Map<string, FieldPredicate>,
+  sort: Array<[string, 1 | -1]>,
+  sortExplicitId: 1 | -1 | undefined,
+): Candidate | undefined {
+  const points: unknown[][] = [];
+  let combos = 1;
+  let i = 0;
+  let usesNull = false;
+  for (; i < index.fields.length; i++) {
+    const p = preds.get(index.fields[i]!.path);
+    if (!p?.points) break;
+    if (combos * p.points.length > MAX_POINT_COMBOS) break;
+    combos *= p.points.length;
+    if (p.points.some((v) => v === null)) usesNull = true;
+    points.push(p.points);
+  }
+  let range: Interval | undefined;
+  if (i < index.fields.length) {
+    const p = preds.get(index.fields[i]!.path);
+    // Intersecting is only sound when each document has one value per field.
+    if (p && p.ranges.length > 0) range = index.multikey ? p.ranges[0] : intersect(p.ranges);
+  }
+  const used = points.length + (range ? 1 : 0);
+  if (index.sparse && (used === 0 || usesNull)) return undefined;
+  let score = points.length * 2 + (range ? 1 : 0);
+  if (index.unique && points.length === index.fields.length && combos === 1) score += 100;
+
+  // Sort order from the index: one equality prefix, no arrays, and the sort covers the remaining fields.
+  const wantsOrder = sort.length > 0 || sortExplicitId !== undefined;
+  let sorted = !wantsOrder;
+  let reverse = false;
+  if (index === ID_FIELD) {
+    if (sort.length === 0) {
+      sorted = true;
+      reverse = sortExplicitId === -1;
+    }
+  } else if (sort.length > 0 && !index.multikey && combos === 1) {
+    const eqPaths = new Set(index.fields.slice(0, points.length).map((f) => f.path));
+    const rest = sort.filter(([p]) => !eqPaths.has(p));
+    const tail = index.fields.slice(points.length);
+    if (rest.length === tail.length) {
+      const fwd = rest.every(([p, d], k) => tail[k]!.path === p && tail[k]!.dir === d);
+      const bwd = rest.every(([p, d], k) => tail[k]!.path === p && tail[k]!.dir === -d);
+      // Ties come out in _id order of the scan direction; the result order breaks ties by ascending _id
+      // unless the sort names _id last itself.
+      const tieOk = (dir: 1 | -1) => index.unique || (sortExplicitId ?? 1) === dir;
+      if (fwd && tieOk(1)) sorted = true;
+      else if (bwd && tieOk(-1)) {
+        sorted = true;
+        reverse = true;
+      }
+    }
+  }
+  if (used === 0 && !(sorted && wantsOrder)) return undefined;
+  if (sorted && wantsOrder) score += 0.5;
+  return { index, eqFields: points.length, points, range, score, sorted, reverse };
+}
+
+/**
+ * Picks the best index for a filter's predicates and a sort (fields and directions, _id excluded but
+ * reported separately as the tie-breaker), or a collection scan.
+ */
+export function choosePlan(
+  indexes: readonly IndexMeta[],
+  preds: Map<string, FieldPredicate>,
+  sort: Array<[string, 1 | -1]>,
+  sortExplicitId: 1 | -1 | undefined,
+  haveLimit: boolean,
+): Plan {
+  let best: Candidate | undefined;
+  const consider = (ix: IndexMeta) => {
+    const c = evaluate(ix, preds, sort, sortExplicitId);
+    if (!c) return;
+    // A full index scan only to avoid sorting pays off when a limit stops it early.
+    if (c.score === 0.5 && (!haveLimit || ix === ID_FIELD)) return;
+    if (!best || c.score > best.score) best = c;
+  };
+  consider(ID_FIELD);
+  for (const ix of indexes) consider(ix);
+  if (!best) {
+    // The document tree is in _id order: no sort, or a sort on _id alone, needs no index.
+    const idOnly = sort.length === 0;
+    return {
+      kind: 'COLLSCAN',
+      ranges: [{}],
+      reverse: idOnly && sortExplicitId === -1,
+      sorted: idOnly,
+    };
+  }
+  const c: Candidate = best;
+  return {
+    kind: 'IXSCAN',
+    index: c.index,
+    ranges: byteRanges(c),
+    reverse: c.reverse,
+    sorted: c.sorted,
+    bounds: describeBounds(c),
+  };
+}
+
+export function isPrimary(ix: IndexMeta | undefined): boolean {
+  return ix === ID_FIELD;
+}
+
+function enc(v: unknown, dir: 1 | -1): Uint8Array {
+  return encodeCompoundKey([v], [dir]);
+}
+
+function cat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The smallest byte string greater than every string that starts with `b`; undefined if none exists. */
+export function prefixEnd(b: Uint8Array): Uint8Array | undefined {
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      const out = b.slice(0, i + 1);
+      out[i]!++;
+      return out;
+    }
+  }
+  return undefined;
+}
+
+function byteRanges(c: Candidate): ByteRange[] {
+  const fields = c.index.fields;
+  const prefixes: Uint8Array[][] = [[]];
+  for (let i = 0; i < c.eqFields; i++) {
+    const dir = fields[i]!.dir;
+    const next: Uint8Array[][] = [];
+    for (const pre of prefixes) for (const v of c.points[i]!) next.push([...pre, enc(v, dir)]);
+    prefixes.splice(0, prefixes.length, ...next);
+  }
+  const out: ByteRange[] = [];
+  const seen = new Set<string>();
+  for (const parts of prefixes) {
+    const pre = cat(parts);
+    const s = Buffer.from(pre).toString('latin1');
+    if (seen.has(s)) continue; // duplicate $in values
+    seen.add(s);
+    if (!c.range) {
+      out.push({ gte: pre.length ? pre : undefined, lt: pre.length ? prefixEnd(pre) : undefined });
+      continue;
+    }
+    if (isEmptyInterval(c.range)) continue;
+    const dir = fields[c.eqFields]!.dir;
+    const { lo, loInc, hi, hiInc } = c.range;
+    // Descending components are inverted bytes: the value interval's ends swap places.
+    const [first, firstInc, last, lastInc] = dir === 1 ? [lo, loInc, hi, hiInc] : [hi, hiInc, lo, loInc];
+    const a = cat([pre, enc(first, dir)]);
+    const b = cat([pre, enc(last, dir)]);
+    out.push({ gte: firstInc ? a : prefixEnd(a), lt: lastInc ? prefixEnd(b) : b });
+  }
+  out.sort((x, y) => Buffer.compare(x.gte ?? new Uint8Array(0), y.gte ?? new Uint8Array(0)));
+  return out;
+}
+
+function show(v: unknown): string {
+  return JSON.stringify(v);
+}
+
+function describeBounds(c: Candidate): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  c.index.fields.forEach((f, i) => {
+    if (i < c.eqFields) out[f.path] = c.points[i]!.map((v) => `[${show(v)}, ${show(v)}]`);
+    else if (i === c.eqFields && c.range) {
+      const r = c.range;
+      out[f.path] = [`${r.loInc ? '[' : '('}${show(r.lo)}, ${show(r.hi)}${r.hiInc ? ']' : ')'}`];
+    } else out[f.path] = ['[MinKey, MaxKey]'];
+  });
+  return out;
+}

@@ -1,0 +1,107 @@
+import { isPlainObject } from '../keys/types.js';
+import { InvalidDocumentError } from './errors.js';
+
+/** Nesting limit (objects and arrays), as MongoDB's 100 levels; also keeps recursion off the stack limit. */
+export const MAX_DEPTH = 100;
+
+/** What validation learned while walking, so the codec can skip work for documents without Dates. */
+export interface ValidationInfo {
+  hasDates: boolean;
+}
+
+/**
+ * Checks that `value` is storable: strings, finite numbers, booleans, null, arrays without holes, plain
+ * objects, and valid Dates (stored as a typed value, see codec.ts). Field names must not start with "$"
+ * or contain "." (they would be unreachable by queries) and must not contain NUL. Rejects undefined,
+ * functions, symbols, bigint, NaN/±Infinity, class instances, symbol keys and cycles. Throws
+ * InvalidDocumentError naming the path of the first bad value.
+ */
+export function validateValue(
+  value: unknown,
+  path = '',
+  info: ValidationInfo = { hasDates: false },
+): ValidationInfo {
+  walk(value, path, 0, new Set(), info);
+  return info;
+}
+
+/** validateValue for a top-level document: it must be a plain object. */
+export function validateDocument(doc: unknown): ValidationInfo {
+  if (!isPlainObject(doc))
+    throw new InvalidDocumentError('', `a document must be a plain object, not ${describe(doc)}`);
+  return validateValue(doc);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an instance of ${v.constructor?.name ?? 'a null-prototype class'}`;
+  return `a ${typeof v}`;
+}
+
+export function checkFieldName(name: string, path: string): void {
+  if (name.startsWith('$'))
+    throw new InvalidDocumentError(path, `field name "${name}" must not start with "$"`);
+  if (name.includes('.')) throw new InvalidDocumentError(path, `field name "${name}" must not contain "."`);
+  if (name.includes('\0')) throw new InvalidDocumentError(path, 'field names must not contain NUL');
+}
+
+function walk(v: unknown, path: string, depth: number, ancestors: Set<object>, info: ValidationInfo): void {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(v)) throw new InvalidDocumentError(path, `${v} is not a finite number`);
+      return;
+    case 'object':
+      break;
+    default:
+      throw new InvalidDocumentError(path, `${describe(v)} is not a JSON value`);
+  }
+  if (v === null) return;
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new InvalidDocumentError(path, 'invalid Date');
+    info.hasDates = true;
+    return;
+  }
+  if (depth >= MAX_DEPTH) throw new InvalidDocumentError(path, `nested deeper than ${MAX_DEPTH} levels`);
+  if (ancestors.has(v)) throw new InvalidDocumentError(path, 'circular reference');
+  ancestors.add(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const at = path === '' ? String(i) : `${path}.${i}`;
+      if (!(i in v)) throw new InvalidDocumentError(at, 'arrays must not have holes');
+      walk(v[i], at, depth + 1, ancestors, info);
+    }
+  } else if (isPlainObject(v)) {
+    if (Object.getOwnPropertySymbols(v).length > 0)
+      throw new InvalidDocumentError(path, 'symbol keys are not allowed');
+    for (const k of Object.keys(v)) {
+      const at = path === '' ? k : `${path}.${k}`;
+      checkFieldName(k, at);
+      walk(v[k], at, depth + 1, ancestors, info);
+    }
+  } else {
+    throw new InvalidDocumentError(
+      path,
+      `${describe(v)} is not a JSON value (only plain objects, arrays and Date)`,
+    );
+  }
+  ancestors.delete(v);
+}
+
+/** Deep copy of a validated value (Dates copied, everything else JSON-shaped). */
+export function cloneValue<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Date) return new Date(v.getTime()) as T;
+  if (Array.isArray(v)) return v.map(cloneValue) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const c = cloneValue((v as Record<string, unknown>)[k]);
+    if (k === '__proto__')
+      Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+    else out[k] = c;
+  }
+  return out as T;
+}
