@@ -69,3 +69,24 @@ export class StoppedError extends RaftError {
     super('STOPPED', 'raft group stopped');
   }
 }
+
+/** A durable file failed its checksum or does not decode; `file` and `offset` say where. */
+export class StorageCorruptionError extends CorruptDataError {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`${file} at offset ${offset}: ${reason}`);
+  }
+}
+
+/** A previous write or fsync failed: the on-disk state is unknown, so the storage refuses further work. */
+export class StorageFailedError extends RaftError {
+  constructor(readonly causeError: unknown) {
+    super(
+      'STORAGE_FAILED',
+      `storage failed earlier and must be reopened: ${causeError instanceof Error ? causeError.message : String(causeError)}`,
+    );
+  }
+}

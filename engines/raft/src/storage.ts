@@ -42,6 +42,31 @@ export class MemoryStorage implements Storage {
     return { hardState: this.hardState, confState: this.snap.metadata.confState };
   }
 
+  /**
+   * Rebuilds a storage from parts recovered elsewhere (the durable log on open): `base` is the
+   * compaction point (index and term of the entry before `entries`), at or before the snapshot.
+   */
+  static fromParts(
+    hardState: HardState,
+    snapshot: Snapshot,
+    base: { index: number; term: number },
+    entries: readonly Entry[],
+  ): MemoryStorage {
+    const s = new MemoryStorage();
+    entries.forEach((e, i) => {
+      if (e.index !== base.index + 1 + i) throw new RangeError(`entry ${e.index} out of sequence`);
+    });
+    if (base.index > snapshot.metadata.index) {
+      throw new RangeError(
+        `compaction point ${base.index} beyond the snapshot at ${snapshot.metadata.index}`,
+      );
+    }
+    s.hardState = hardState;
+    s.snap = snapshot;
+    s.ents = [{ term: base.term, index: base.index, type: 'normal', data: EMPTY_BYTES }, ...entries];
+    return s;
+  }
+
   setHardState(hs: HardState): void {
     this.hardState = hs;
   }
