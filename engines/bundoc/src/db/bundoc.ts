@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Document } from '../document/codec.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
 import { RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
@@ -8,7 +9,6 @@ import { Collection } from './collection.js';
 import { backoff, DbCore, Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { checkCollectionName } from './names.js';
-import type { Document } from './private-document.js';
 import { SchemaOps } from './schema-ops.js';
 
 export type BundocOptions = StorageOptions;

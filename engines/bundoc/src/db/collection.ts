@@ -1,25 +1,29 @@
-import { compareValues } from '../keys/compare.js';
-import { encodeKey } from '../keys/encode.js';
-import { InvalidUpdateError, UpdateConflictError } from '../query/errors.js';
-import { compilePathReader, splitPath } from '../query/path.js';
-import { type CollectionMeta, docTree, type IndexMeta, indexTree } from './catalog.js';
-import type { DbCore, Scope } from './core.js';
-import { Cursor } from './cursor.js';
-import { DuplicateKeyError, InvalidDocumentError, InvalidOptionError } from './errors.js';
-import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
-import { latin1 } from './index-keys.js';
-import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
 import {
   checkId,
   type DocId,
   type Document,
+  DocumentTooLargeError,
   decodeDocument,
-  type EncodedDocument,
-  encodeDocument,
   generateId,
+  InvalidDocumentError,
   idKey,
-} from './private-document.js';
-import { compileUpdate, upsertDocument } from './private-update.js';
+  type PreparedDocument,
+  prepareDocument,
+} from '../document/index.js';
+import { describeValue } from '../document/validate.js';
+import { compareValues } from '../keys/compare.js';
+import { encodeKey } from '../keys/encode.js';
+import { InvalidUpdateError, UpdateConflictError } from '../query/errors.js';
+import { compilePathReader, splitPath } from '../query/path.js';
+import { compileUpdate } from '../query/update.js';
+import { upsertDocument } from '../query/upsert.js';
+import { type CollectionMeta, docTree, type IndexMeta, indexTree } from './catalog.js';
+import type { DbCore, Scope } from './core.js';
+import { Cursor } from './cursor.js';
+import { BulkWriteError, DuplicateKeyError, InvalidOptionError } from './errors.js';
+import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
+import { latin1 } from './index-keys.js';
+import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
 import type { SchemaOps } from './schema-ops.js';
 
 export interface InsertOneResult {
@@ -44,20 +48,6 @@ export interface IndexInfo {
   unique: boolean;
   sparse: boolean;
   multikey: boolean;
-}
-
-/** insertMany({ ordered: false }) committed the valid documents; these are the ones that failed. */
-export class BulkWriteError extends InvalidDocumentError {
-  readonly writeErrors: Array<{ index: number; error: Error }>;
-  readonly insertedIds: DocId[];
-  constructor(writeErrors: Array<{ index: number; error: Error }>, insertedIds: DocId[]) {
-    super(
-      `[${writeErrors[0]!.index}]`,
-      `${writeErrors.length} of the documents were not inserted (first: ${writeErrors[0]!.error.message})`,
-    );
-    this.writeErrors = writeErrors;
-    this.insertedIds = insertedIds;
-  }
 }
 
 interface IndexChange {
@@ -117,7 +107,7 @@ function applyIndexChanges(s: Scope, meta: CollectionMeta, changes: IndexChange[
   }
 }
 
-function insertEncoded(s: Scope, name: string, enc: EncodedDocument): void {
+function insertEncoded(s: Scope, name: string, enc: PreparedDocument): void {
   const meta = s.ensure(name);
   const key = idKey(enc.id);
   const tree = docTree(meta);
@@ -125,6 +115,12 @@ function insertEncoded(s: Scope, name: string, enc: EncodedDocument): void {
   const changes = indexChanges(s, meta, undefined, enc.doc, key);
   s.put(tree, key, enc.bytes);
   applyIndexChanges(s, meta, changes, key);
+}
+
+/** The error of the document at `index` of a batch, saying so. */
+function attribute(e: unknown, index: number): Error {
+  if (e instanceof InvalidDocumentError || e instanceof DocumentTooLargeError) return e.atIndex(index);
+  return e as Error;
 }
 
 /** A collection of JSON documents; bound to one transaction when obtained from `tx.collection()`. */
@@ -161,7 +157,7 @@ export class Collection<T extends Document = Document> {
 
   /** Inserts one document; a missing _id is generated. Duplicate _id → DuplicateKeyError, nothing written. */
   async insertOne(doc: T | Omit<T, '_id'>): Promise<InsertOneResult> {
-    const enc = encodeDocument(doc, generateId);
+    const enc = prepareDocument(doc, generateId);
     return this.#write((s) => {
       insertEncoded(s, this.name, enc);
       return { _id: enc.id };
@@ -177,17 +173,20 @@ export class Collection<T extends Document = Document> {
     docs: ReadonlyArray<T | Omit<T, '_id'>>,
     options?: { ordered?: boolean },
   ): Promise<InsertManyResult> {
-    if (!Array.isArray(docs))
-      throw new InvalidDocumentError('(documents)', 'insertMany needs an array of documents');
+    if (!Array.isArray(docs)) {
+      throw new InvalidDocumentError(
+        '',
+        `insertMany needs an array of documents, not ${describeValue(docs)}`,
+      );
+    }
     const ordered = options?.ordered ?? true;
     if (typeof ordered !== 'boolean') throw new InvalidOptionError('ordered must be a boolean');
     if (ordered) {
       const encoded = docs.map((d, i) => {
         try {
-          return encodeDocument(d, generateId);
+          return prepareDocument(d, generateId);
         } catch (e) {
-          if (e instanceof InvalidDocumentError) throw new InvalidDocumentError(`[${i}]${e.path}`, e.message);
-          throw e;
+          throw attribute(e, i);
         }
       });
       return this.#write((s) => {
@@ -195,11 +194,11 @@ export class Collection<T extends Document = Document> {
         return { insertedIds: encoded.map((e) => e.id), insertedCount: encoded.length };
       });
     }
-    const encoded: Array<EncodedDocument | Error> = docs.map((d) => {
+    const encoded: Array<PreparedDocument | Error> = docs.map((d, i) => {
       try {
-        return encodeDocument(d, generateId);
+        return prepareDocument(d, generateId);
       } catch (e) {
-        return e as Error;
+        return attribute(e, i);
       }
     });
     const result = await this.#write((s) => {
@@ -215,7 +214,7 @@ export class Collection<T extends Document = Document> {
           ids.push(enc.id);
         } catch (e) {
           if (!(e instanceof DuplicateKeyError || e instanceof InvalidDocumentError)) throw e;
-          errors.push({ index, error: e });
+          errors.push({ index, error: attribute(e, index) });
         }
       });
       return { errors, ids };
@@ -255,6 +254,7 @@ export class Collection<T extends Document = Document> {
     if (typeof upsert !== 'boolean') throw new InvalidOptionError('upsert must be a boolean');
     const q = compileQuery(filter, multi ? undefined : { limit: 1 });
     const compiled = compileUpdate(update);
+    const now = new Date(); // one $currentDate time for the whole operation
     if (compiled.kind !== kind) {
       throw new InvalidUpdateError(
         kind === 'operators'
@@ -268,8 +268,8 @@ export class Collection<T extends Document = Document> {
       const meta = s.meta(this.name);
       // Every new version is validated before the first write, so a bad one leaves nothing half-updated.
       const plans = ex.rows.map((row) => {
-        const next = compiled.apply(row.doc);
-        const enc = encodeDocument(next, () => row.doc._id as DocId);
+        const next = compiled.apply(row.doc, { now });
+        const enc = prepareDocument(next, () => row.doc._id as DocId);
         if (!bytesEqual(idKey(enc.id), row.key)) throw new UpdateConflictError('_id', '_id is immutable');
         return { row, enc };
       });
@@ -282,7 +282,7 @@ export class Collection<T extends Document = Document> {
       }
       let upsertedId: DocId | null = null;
       if (ex.rows.length === 0 && upsert) {
-        const enc = encodeDocument(upsertDocument(filter, update), generateId);
+        const enc = prepareDocument(upsertDocument(q.filter, update, { now }), generateId);
         insertEncoded(s, this.name, enc);
         upsertedId = enc.id;
       }

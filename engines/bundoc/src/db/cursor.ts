@@ -1,5 +1,5 @@
+import type { Document } from '../document/codec.js';
 import { type CompiledQuery, type Execution, type Explain, explainOf, makeToken } from './exec.js';
-import type { Document } from './private-document.js';
 
 /**
  * The result of find(): runs the query on first use, in one snapshot, then hands out documents.

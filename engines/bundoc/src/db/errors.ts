@@ -1,3 +1,4 @@
+import type { DocId } from '../document/id.js';
 import { BundocError } from '../storage/errors.js';
 
 /** An insert or update would create a second document with the same _id or the same unique index key. */
@@ -26,12 +27,20 @@ export class InvalidCollectionNameError extends BundocError {
   }
 }
 
-/** A document is not storable: not JSON, too large, too deep, or a bad _id. `path` names the bad part. */
-export class InvalidDocumentError extends BundocError {
-  readonly path: string;
-  constructor(path: string, reason: string) {
-    super('INVALID_DOCUMENT', `invalid document at ${path}: ${reason}`);
-    this.path = path;
+/**
+ * insertMany({ ordered: false }) committed the valid documents; `writeErrors` are the others, each with
+ * its position in the batch.
+ */
+export class BulkWriteError extends BundocError {
+  readonly writeErrors: Array<{ index: number; error: Error }>;
+  readonly insertedIds: DocId[];
+  constructor(writeErrors: Array<{ index: number; error: Error }>, insertedIds: DocId[]) {
+    super(
+      'BULK_WRITE',
+      `${writeErrors.length} of the documents were not inserted (first: ${writeErrors[0]!.error.message})`,
+    );
+    this.writeErrors = writeErrors;
+    this.insertedIds = insertedIds;
   }
 }
 

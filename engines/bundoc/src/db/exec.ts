@@ -1,3 +1,4 @@
+import { checkId, type Document, decodeDocument, idKey } from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
 import { compileProjection, type Projector } from '../query/projection.js';
@@ -8,7 +9,6 @@ import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
 import { type ByteRange, choosePlan, isPrimary, type Plan, prefixEnd } from './planner.js';
 import { extractPredicates } from './predicates.js';
-import { checkId, type Document, decodeDocument, idKey } from './private-document.js';
 
 export interface FindOptions {
   sort?: Record<string, 1 | -1>;

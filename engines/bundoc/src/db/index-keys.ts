@@ -1,7 +1,7 @@
+import { InvalidDocumentError } from '../document/errors.js';
 import { encodeCompoundKey } from '../keys/encode.js';
 import { compilePathReader, type PathReader, splitPath } from '../query/path.js';
 import type { IndexMeta } from './catalog.js';
-import { InvalidDocumentError } from './errors.js';
 
 /** A compound index may expand at most this many keys for one document (cartesian product of arrays). */
 export const MAX_KEYS_PER_DOCUMENT = 10_000;
@@ -57,15 +57,16 @@ export class IndexKeyer {
       if (v.length > 1) arrays++;
     }
     if (arrays > 1 && this.#readers.length > 1) {
+      const paths = this.meta.fields.filter((_, i) => perField[i]!.length > 1).map((f) => f.path);
       throw new InvalidDocumentError(
-        `index ${this.meta.name}`,
-        'cannot index parallel arrays: more than one indexed field holds several values',
+        paths[1]!,
+        `index "${this.meta.name}" cannot index parallel arrays: ${paths.map((p) => `"${p}"`).join(' and ')} both hold several values`,
       );
     }
     if (combos > MAX_KEYS_PER_DOCUMENT) {
       throw new InvalidDocumentError(
-        `index ${this.meta.name}`,
-        `document expands to more than ${MAX_KEYS_PER_DOCUMENT} keys`,
+        this.meta.fields[0]!.path,
+        `index "${this.meta.name}" would hold more than ${MAX_KEYS_PER_DOCUMENT} keys for this document`,
       );
     }
     const seen = new Set<string>();
@@ -77,8 +78,8 @@ export class IndexKeyer {
         const key = this.meta.unique ? base : concat(base, idBytes);
         if (key.length > this.#maxKey) {
           throw new InvalidDocumentError(
-            `index ${this.meta.name}`,
-            `index key is ${key.length} bytes; the limit is ${this.#maxKey}`,
+            this.meta.fields[0]!.path,
+            `the key of index "${this.meta.name}" would be ${key.length} bytes; the limit is ${this.#maxKey}`,
           );
         }
         const s = latin1(key);

@@ -1,6 +1,25 @@
+export {
+  COMPRESS_MIN_BYTES,
+  type DocId,
+  type Document,
+  DocumentDecodeError,
+  DocumentTooLargeError,
+  decodeDocument,
+  encodeDocument,
+  generateId,
+  InvalidDocumentError,
+  MAX_DOCUMENT_BYTES,
+  MAX_ID_KEY_BYTES,
+} from '../document/index.js';
+export {
+  InvalidFilterError,
+  InvalidProjectionError,
+  InvalidSortError,
+  InvalidUpdateError,
+  UpdateConflictError,
+} from '../query/errors.js';
 export { Bundoc, type BundocOptions, DbTransaction } from './bundoc.js';
 export {
-  BulkWriteError,
   Collection,
   type DeleteResult,
   type IndexInfo,
@@ -10,14 +29,13 @@ export {
 } from './collection.js';
 export { Cursor } from './cursor.js';
 export {
+  BulkWriteError,
   DuplicateKeyError,
   IndexNotFoundError,
   InvalidCollectionNameError,
-  InvalidDocumentError,
   InvalidIndexError,
   InvalidOptionError,
 } from './errors.js';
 export type { Explain, FindOptions } from './exec.js';
 export type { IndexOptions } from './index-spec.js';
 export { MAX_COLLECTION_NAME_BYTES, MAX_INDEX_NAME_BYTES } from './names.js';
-export { type DocId, type Document, MAX_DOCUMENT_BYTES } from './private-document.js';

@@ -1,3 +1,4 @@
+import { decodeDocument } from '../document/codec.js';
 import {
   type CollectionMeta,
   deleteCollection,
@@ -16,7 +17,6 @@ import {
   sameIndex,
   sameKeyPattern,
 } from './index-spec.js';
-import { decodeDocument } from './private-document.js';
 
 /**
  * Schema changes. Each holds the lock alone, so no document write is in flight while an index is built

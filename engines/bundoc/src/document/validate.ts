@@ -28,12 +28,14 @@ export function validateValue(
 /** validateValue for a top-level document: it must be a plain object. */
 export function validateDocument(doc: unknown): ValidationInfo {
   if (!isPlainObject(doc))
-    throw new InvalidDocumentError('', `a document must be a plain object, not ${describe(doc)}`);
+    throw new InvalidDocumentError('', `a document must be a plain object, not ${describeValue(doc)}`);
   return validateValue(doc);
 }
 
-function describe(v: unknown): string {
+/** "an array", "a function", "an instance of Map"…, for error messages. */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return `an instance of ${v.constructor?.name ?? 'a null-prototype class'}`;
   return `a ${typeof v}`;
@@ -57,7 +59,7 @@ function walk(v: unknown, path: string, depth: number, ancestors: Set<object>, i
     case 'object':
       break;
     default:
-      throw new InvalidDocumentError(path, `${describe(v)} is not a JSON value`);
+      throw new InvalidDocumentError(path, `${describeValue(v)} is not a JSON value`);
   }
   if (v === null) return;
   if (v instanceof Date) {
@@ -85,7 +87,7 @@ function walk(v: unknown, path: string, depth: number, ancestors: Set<object>, i
   } else {
     throw new InvalidDocumentError(
       path,
-      `${describe(v)} is not a JSON value (only plain objects, arrays and Date)`,
+      `${describeValue(v)} is not a JSON value (only plain objects, arrays and Date)`,
     );
   }
   ancestors.delete(v);

@@ -1,0 +1,141 @@
+import { isPlainObject } from '../keys/types.js';
+import { MAX_VALUE_BYTES } from '../storage/constants.js';
+import { DocumentDecodeError, DocumentTooLargeError } from './errors.js';
+import { lz4Compress, lz4Decompress } from './lz4.js';
+import { MAX_DEPTH, validateDocument } from './validate.js';
+
+/**
+ * The stored form of a document (FORMAT-DOCUMENTS.md): one header byte, then UTF-8 JSON, optionally as
+ * an LZ4 block. Header: high nibble = format version (1), bit 0 = LZ4, bit 1 = typed values present
+ * (Dates as `{"$date": <ms>}`, unambiguous because stored field names never start with "$"), bits 2-3
+ * reserved (0). Every header is below 0x80, so it is a single UTF-8 byte of the encoded string.
+ */
+export type Document = Record<string, unknown>;
+
+const VERSION = 0x10;
+const FLAG_LZ4 = 0x01;
+const FLAG_TYPED = 0x02;
+
+/** Limit on a document's uncompressed encoding (header + JSON), so it always fits a storage value. */
+export const MAX_DOCUMENT_BYTES = MAX_VALUE_BYTES;
+/** Encodings at least this long are tried with LZ4 (smaller ones rarely shrink enough to pay off). */
+export const COMPRESS_MIN_BYTES = 1024;
+/** Compression is kept only if it saves at least 1/COMPRESS_MIN_SAVING of the bytes. */
+const COMPRESS_MIN_SAVING = 8;
+/** Compressed layout: header, u32 little-endian uncompressed JSON length, LZ4 block. */
+const LZ4_PREFIX = 5;
+
+const HEADER_CHAR = [String.fromCharCode(VERSION), String.fromCharCode(VERSION | FLAG_TYPED)] as const;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Validates a document (see validate.ts) and encodes it. */
+export function encodeDocument(doc: unknown): Uint8Array {
+  const info = validateDocument(doc);
+  return encodeValidated(doc as Document, info.hasDates);
+}
+
+function dateReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key]; // `value` already went through Date.prototype.toJSON
+  return raw instanceof Date ? { $date: raw.getTime() } : value;
+}
+
+/**
+ * Encodes a document that validateDocument accepted; `hasDates` is what it reported. Documents without
+ * Dates take the fast path: one JSON.stringify and one UTF-8 encode. Throws DocumentTooLargeError.
+ */
+export function encodeValidated(doc: Document, hasDates: boolean): Uint8Array {
+  let json: string;
+  try {
+    json = hasDates ? JSON.stringify(doc, dateReplacer) : JSON.stringify(doc);
+  } catch (e) {
+    // Only a string beyond V8's maximum length fails here: validation ruled out everything else.
+    if (e instanceof RangeError) throw new DocumentTooLargeError(undefined, MAX_DOCUMENT_BYTES);
+    throw e;
+  }
+  // A quick bound first: UTF-8 takes at most 3 bytes per UTF-16 unit.
+  if (json.length >= MAX_DOCUMENT_BYTES / 3) {
+    const n = 1 + Buffer.byteLength(json, 'utf8');
+    if (n > MAX_DOCUMENT_BYTES) throw new DocumentTooLargeError(n, MAX_DOCUMENT_BYTES);
+  }
+  const bytes: Uint8Array = Buffer.from(HEADER_CHAR[hasDates ? 1 : 0] + json, 'utf8');
+  if (bytes.length < COMPRESS_MIN_BYTES) return bytes;
+  const body = bytes.subarray(1);
+  const packed = lz4Compress(body, LZ4_PREFIX, bytes.length - Math.ceil(bytes.length / COMPRESS_MIN_SAVING));
+  if (!packed) return bytes;
+  packed[0] = bytes[0]! | FLAG_LZ4;
+  new DataView(packed.buffer, packed.byteOffset, LZ4_PREFIX).setUint32(1, body.length, true);
+  return packed;
+}
+
+/** Decodes stored bytes; anything this codec did not write raises DocumentDecodeError. */
+export function decodeDocument(bytes: Uint8Array): Document {
+  if (bytes.length === 0) throw new DocumentDecodeError('empty value');
+  const header = bytes[0]!;
+  if ((header & ~(FLAG_LZ4 | FLAG_TYPED)) !== VERSION) {
+    throw new DocumentDecodeError(`unknown header byte 0x${header.toString(16).padStart(2, '0')}`);
+  }
+  let body = bytes.subarray(1);
+  if (header & FLAG_LZ4) body = inflate(bytes);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(utf8.decode(body));
+  } catch (e) {
+    throw new DocumentDecodeError(`invalid UTF-8 or JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(doc)) throw new DocumentDecodeError('the JSON is not an object');
+  if (header & FLAG_TYPED) reviveTyped(doc, 0);
+  return doc;
+}
+
+function inflate(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < LZ4_PREFIX) throw new DocumentDecodeError('truncated compressed document');
+  const size = new DataView(bytes.buffer, bytes.byteOffset, LZ4_PREFIX).getUint32(1, true);
+  if (size >= MAX_DOCUMENT_BYTES) {
+    throw new DocumentDecodeError(`uncompressed size ${size} is over the document limit`);
+  }
+  const out = new Uint8Array(size);
+  const problem = lz4Decompress(bytes, LZ4_PREFIX, bytes.length, out);
+  if (problem !== undefined) throw new DocumentDecodeError(`corrupt LZ4 block: ${problem}`);
+  return out;
+}
+
+/** ±8.64e15 ms is the range of a JavaScript Date. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Replaces `{"$date": ms}` wrappers by Dates, in place. */
+function reviveTyped(v: Record<string, unknown> | unknown[], depth: number): void {
+  // The wrapper adds one level to the validated depth.
+  if (depth > MAX_DEPTH + 1) throw new DocumentDecodeError(`nested deeper than ${MAX_DEPTH} levels`);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x !== null && typeof x === 'object') v[i] = revive(x as Record<string, unknown>, depth);
+    }
+    return;
+  }
+  for (const k of Object.keys(v)) {
+    const x = v[k];
+    if (x === null || typeof x !== 'object') continue;
+    const r = revive(x as Record<string, unknown>, depth);
+    if (r === x) continue;
+    // An own "__proto__" field must stay a field, not become the prototype.
+    Object.defineProperty(v, k, { value: r, enumerable: true, writable: true, configurable: true });
+  }
+}
+
+function revive(x: Record<string, unknown> | unknown[], depth: number): unknown {
+  if (!Array.isArray(x) && Object.hasOwn(x, '$date')) {
+    const ms = x.$date;
+    if (
+      Object.keys(x).length !== 1 ||
+      typeof ms !== 'number' ||
+      !Number.isInteger(ms) ||
+      Math.abs(ms) > MAX_DATE_MS
+    ) {
+      throw new DocumentDecodeError(`malformed typed value ${JSON.stringify(x).slice(0, 100)}`);
+    }
+    return new Date(ms);
+  }
+  reviveTyped(x, depth + 1);
+  return x;
+}

@@ -1,0 +1,12 @@
+export {
+  COMPRESS_MIN_BYTES,
+  type Document,
+  decodeDocument,
+  encodeDocument,
+  encodeValidated,
+  MAX_DOCUMENT_BYTES,
+} from './codec.js';
+export { DocumentDecodeError, DocumentTooLargeError, InvalidDocumentError } from './errors.js';
+export { checkId, type DocId, generateId, idKey, MAX_ID_KEY_BYTES } from './id.js';
+export { PreparedDocument, prepareDocument } from './prepare.js';
+export { cloneValue, MAX_DEPTH, validateDocument, validateValue } from './validate.js';
