@@ -1,0 +1,349 @@
+import { createConnection, createServer, type Socket } from 'node:net';
+import fc from 'fast-check';
+import t from 'tap';
+import { decodeMessages, encodeMessages } from '../src/codec.js';
+import { encodeFrame, FrameDecoder, FrameTooLargeError } from '../src/framing.js';
+import { CorruptDataError, type Message, type MessageType, message, type NodeId } from '../src/index.js';
+import type { TransportHandler } from '../src/transport.js';
+import { TcpTransport } from '../src/transport-tcp.js';
+
+const WIRE_TYPES: MessageType[] = [
+  'app',
+  'appResp',
+  'vote',
+  'voteResp',
+  'preVote',
+  'preVoteResp',
+  'snap',
+  'heartbeat',
+  'heartbeatResp',
+  'timeoutNow',
+];
+
+const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const id = fc.integer({ min: 1, max: 0xffffffff });
+const bytesArb = fc.uint8Array({ maxLength: 40 });
+const entryArb = fc.record({
+  term: u53,
+  index: u53,
+  type: fc.constantFrom('normal' as const, 'conf' as const),
+  data: bytesArb,
+});
+const messageArb: fc.Arbitrary<Message> = fc
+  .record({
+    type: fc.constantFrom(...WIRE_TYPES),
+    from: id,
+    to: id,
+    term: u53,
+    logTerm: u53,
+    index: u53,
+    entries: fc.array(entryArb, { maxLength: 4 }),
+    commit: u53,
+    reject: fc.boolean(),
+    rejectHint: u53,
+    context: bytesArb,
+    snapshot: fc.option(
+      fc.record({
+        metadata: fc.record({
+          index: u53,
+          term: u53,
+          confState: fc.record({
+            voters: fc.array(id, { maxLength: 5 }),
+            learners: fc.array(id, { maxLength: 3 }),
+          }),
+        }),
+        data: bytesArb,
+      }),
+      { nil: undefined },
+    ),
+  })
+  .map((m) => {
+    const { snapshot, ...rest } = m;
+    return snapshot ? { ...rest, snapshot } : rest;
+  });
+
+/** Uint8Array vs Buffer differences do not matter: compare as plain JSON with hex bytes. */
+function plain(x: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(x, (_k, v) =>
+      v instanceof Uint8Array || v?.type === 'Buffer' ? Buffer.from(v.data ?? v).toString('hex') : v,
+    ),
+  );
+}
+
+t.test('message codec round trip', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  fc.assert(
+    fc.property(fc.array(messageArb, { maxLength: 5 }), (msgs) => {
+      const back = decodeMessages(encodeMessages(msgs));
+      return JSON.stringify(plain(back)) === JSON.stringify(plain(msgs));
+    }),
+    { seed, numRuns: 300 },
+  );
+  t.pass(`seed ${seed}`);
+});
+
+t.test('garbage and truncations decode to CorruptDataError only', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  fc.assert(
+    fc.property(
+      fc.array(messageArb, { minLength: 1, maxLength: 3 }),
+      fc.nat(),
+      fc.nat(255),
+      (msgs, at, flip) => {
+        const buf = encodeMessages(msgs);
+        const cut = buf.subarray(0, at % buf.length);
+        const damaged = Buffer.from(buf);
+        damaged[at % buf.length] ^= flip || 1;
+        for (const b of [cut, damaged]) {
+          try {
+            decodeMessages(b);
+          } catch (err) {
+            if (!(err instanceof CorruptDataError)) return false;
+          }
+        }
+        return true;
+      },
+    ),
+    { seed, numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (junk) => {
+      try {
+        decodeMessages(Buffer.from(junk));
+      } catch (err) {
+        return err instanceof CorruptDataError;
+      }
+      return true;
+    }),
+    { seed, numRuns: 500 },
+  );
+  t.pass(`seed ${seed}`);
+});
+
+t.test('frame decoder: split chunks, many frames per chunk, size limit', async (t) => {
+  const frames = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(1000, 7), Buffer.from('tail')];
+  const stream = Buffer.concat(frames.map(encodeFrame));
+  for (const size of [1, 3, 5, 64, stream.length]) {
+    const d = new FrameDecoder(2000);
+    const got: Buffer[] = [];
+    for (let i = 0; i < stream.length; i += size) got.push(...d.push(stream.subarray(i, i + size)));
+    t.same(
+      got.map((b) => b.toString('hex')),
+      frames.map((b) => b.toString('hex')),
+      `chunks of ${size}`,
+    );
+  }
+  const d = new FrameDecoder(100);
+  t.throws(() => d.push(encodeFrame(Buffer.alloc(101))), FrameTooLargeError);
+});
+
+interface Inbox extends TransportHandler {
+  batches: Message[][];
+  unreachable: NodeId[];
+  snapshots: [NodeId, boolean][];
+  waitFor(n: number, ms?: number): Promise<Message[]>;
+}
+
+function inbox(): Inbox {
+  const box: Inbox = {
+    batches: [],
+    unreachable: [],
+    snapshots: [],
+    onMessages(m) {
+      box.batches.push(m);
+    },
+    onUnreachable(id) {
+      box.unreachable.push(id);
+    },
+    onSnapshotStatus(id, ok) {
+      box.snapshots.push([id, ok]);
+    },
+    async waitFor(n, ms = 5000) {
+      const deadline = Date.now() + ms;
+      while (box.batches.flat().length < n) {
+        if (Date.now() > deadline)
+          throw new Error(`timed out with ${box.batches.flat().length}/${n} messages`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return box.batches.flat();
+    },
+  };
+  return box;
+}
+
+async function pair(t: { teardown(fn: () => Promise<void>): void }, opts: { maxFrameBytes?: number } = {}) {
+  const a = new TcpTransport({ id: 1, listen: { port: 0 }, ...opts });
+  const b = new TcpTransport({ id: 2, listen: { port: 0 }, ...opts });
+  const ia = inbox();
+  const ib = inbox();
+  await a.start(ia);
+  await b.start(ib);
+  a.addPeer(2, b.address());
+  b.addPeer(1, a.address());
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  return { a, b, ia, ib };
+}
+
+const hb = (from: NodeId, to: NodeId, commit: number): Message =>
+  message({ type: 'heartbeat', from, to, term: 1, commit });
+
+t.test('messages cross real sockets, batched per peer per turn', async (t) => {
+  const { a, b, ia, ib } = await pair(t);
+  // wait for the link, then send 100 messages in one turn
+  a.send([hb(1, 2, 0)]);
+  await ib.waitFor(1);
+  const framesBefore = a.stats.framesSent;
+  a.send(Array.from({ length: 100 }, (_, i) => hb(1, 2, i + 1)));
+  const got = await ib.waitFor(101);
+  t.same(
+    got.slice(1).map((m) => m.commit),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+    'in order',
+  );
+  t.equal(a.stats.framesSent - framesBefore, 1, 'one frame for the batch');
+  b.send([message({ type: 'appResp', from: 2, to: 1, term: 1, index: 5 })]);
+  const back = await ia.waitFor(1);
+  t.equal(back[0]!.index, 5);
+});
+
+t.test('a dead peer is reported unreachable; reconnect with backoff once it is back', async (t) => {
+  const a = new TcpTransport({ id: 1, listen: { port: 0 }, initialBackoffMs: 40, maxBackoffMs: 400 });
+  const ia = inbox();
+  await a.start(ia);
+  t.teardown(() => a.close());
+  // reserve a port, then close it so nothing listens there
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  a.addPeer(2, { host: '127.0.0.1', port });
+  await new Promise((r) => setTimeout(r, 1000));
+  const attempts = a.stats.connectAttempts;
+  // with backoff 40, 80, 160, 320, 400, 400... about 5 attempts in a second; without it, hundreds
+  t.ok(attempts >= 3 && attempts <= 9, `${attempts} connect attempts in 1 s`);
+  a.send([hb(1, 2, 1)]);
+  await new Promise((r) => setTimeout(r, 50));
+  t.ok(ia.unreachable.includes(2), 'reported unreachable');
+  const snapMsg = message({
+    type: 'snap',
+    from: 1,
+    to: 2,
+    term: 1,
+    snapshot: {
+      metadata: { index: 5, term: 1, confState: { voters: [1, 2], learners: [] } },
+      data: new Uint8Array(3),
+    },
+  });
+  a.send([snapMsg]);
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(ia.snapshots, [[2, false]], 'snapshot to a dead peer fails');
+
+  const b = new TcpTransport({ id: 2, listen: { port } });
+  const ib = inbox();
+  await b.start(ib);
+  t.teardown(() => b.close());
+  const deadline = Date.now() + 3000;
+  while (ib.batches.length === 0 && Date.now() < deadline) {
+    a.send([hb(1, 2, 7)]);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(ib.batches.length > 0, 'delivered after the peer came back');
+  t.equal(ib.batches[0]![0]!.commit, 7);
+  ia.snapshots.length = 0;
+  a.send([snapMsg]);
+  const got = await ib.waitFor(ib.batches.flat().length + 1);
+  t.equal(got[got.length - 1]!.type, 'snap');
+  t.same(ia.snapshots, [[2, true]], 'snapshot reported sent');
+});
+
+async function rawConnect(port: number): Promise<Socket> {
+  const s = createConnection({ host: '127.0.0.1', port });
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  s.on('error', () => {});
+  return s;
+}
+
+function closed(s: Socket, ms = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (s.destroyed) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    s.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+function hello(from: number, to: number): Buffer {
+  const h = Buffer.alloc(13);
+  h.write('RAFT', 0);
+  h[4] = 1;
+  h.writeUInt32BE(from, 5);
+  h.writeUInt32BE(to, 9);
+  return encodeFrame(h);
+}
+
+t.test('malformed input closes that connection only', async (t) => {
+  const { a, b, ib } = await pair(t, { maxFrameBytes: 1 << 16 });
+  a.send([hb(1, 2, 1)]);
+  await ib.waitFor(1);
+  const port = b.address().port;
+  const cases: [string, Buffer][] = [
+    ['bad hello', encodeFrame(Buffer.from('HELLO'))],
+    ['hello for another node', hello(3, 9)],
+    ['garbage batch', Buffer.concat([hello(3, 2), encodeFrame(Buffer.from([0, 0, 0, 1, 99, 1, 2]))])],
+    ['oversized frame', Buffer.concat([hello(3, 2), Buffer.from([0xff, 0xff, 0xff, 0xff])])],
+    [
+      'message from a node other than the hello',
+      Buffer.concat([hello(3, 2), encodeFrame(encodeMessages([hb(1, 2, 5)]))]),
+    ],
+  ];
+  for (const [what, bytes] of cases) {
+    const s = await rawConnect(port);
+    s.write(bytes);
+    t.ok(await closed(s), `${what}: closed`);
+  }
+  t.equal(b.stats.connectionsRejected, cases.length);
+  // a valid raw peer and the real one still work
+  const ok = await rawConnect(port);
+  ok.write(Buffer.concat([hello(3, 2), encodeFrame(encodeMessages([hb(3, 2, 42)]))]));
+  const before = ib.batches.flat().length;
+  a.send([hb(1, 2, 43)]);
+  const got = await ib.waitFor(before + 2);
+  t.same(
+    got
+      .slice(before)
+      .map((m) => m.commit)
+      .sort(),
+    [42, 43],
+  );
+  t.notOk(ok.destroyed, 'the valid connection stays open');
+  ok.destroy();
+});
+
+t.test('a message larger than the frame limit is dropped, the rest goes through', async (t) => {
+  const { a, ib, ia } = await pair(t, { maxFrameBytes: 4096 });
+  a.send([hb(1, 2, 1)]);
+  await ib.waitFor(1);
+  const big = message({
+    type: 'snap',
+    from: 1,
+    to: 2,
+    term: 1,
+    snapshot: {
+      metadata: { index: 9, term: 1, confState: { voters: [1, 2], learners: [] } },
+      data: new Uint8Array(10_000),
+    },
+  });
+  a.send([hb(1, 2, 2), big, hb(1, 2, 3)]);
+  const got = await ib.waitFor(3);
+  t.same(
+    got.slice(1).map((m) => m.commit),
+    [2, 3],
+  );
+  t.same(ia.snapshots, [[2, false]]);
+});
