@@ -6,11 +6,12 @@
 import Denque from 'denque';
 import { MutableString } from './types/mutable-string.js';
 import { RSet } from './types/set.js';
+import type { Stream } from './types/stream.js';
 import { ZSet } from './types/zset.js';
 
 export type ListValue = Denque<string>;
 export type HashValue = Map<string, string>;
-export type Value = string | MutableString | ListValue | HashValue | RSet | ZSet;
+export type Value = string | MutableString | ListValue | HashValue | RSet | ZSet | Stream;
 export type TypeName = 'string' | 'list' | 'hash' | 'set' | 'zset' | 'stream';
 
 export { Denque };

@@ -4,6 +4,7 @@ import { keyCommands } from './keys.js';
 import { listCommands } from './lists.js';
 import { serverCommands } from './server.js';
 import { setCommands } from './sets.js';
+import { streamCommands } from './streams.js';
 import { stringCommands } from './strings.js';
 import type { CommandSpec } from './table.js';
 import { zsetCommands } from './zsets.js';
@@ -15,5 +16,6 @@ export const allCommands: readonly CommandSpec[] = [
   ...hashCommands,
   ...setCommands,
   ...zsetCommands,
+  ...streamCommands,
   ...serverCommands,
 ];

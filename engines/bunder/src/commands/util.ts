@@ -10,6 +10,7 @@ import {
   ZSet,
 } from '../keyspace.js';
 import { E, type ErrorReply } from '../reply.js';
+import { Stream } from '../types/stream.js';
 import { parseDouble, parseI64 } from '../util/numbers.js';
 
 export type Lookup<T> = T | undefined | ErrorReply;
@@ -91,5 +92,6 @@ export function cloneValue(v: Value): Value {
     for (const [m, s] of v.entries()) z.add(m, s);
     return z;
   }
+  if (v instanceof Stream) return v.clone();
   return v;
 }

@@ -1,0 +1,613 @@
+/**
+ * Stream: entries grouped into nodes the way Redis groups them into listpacks (same node-size rules,
+ * deletions as tombstones that stay in their node until it empties), so approximate trimming (`~`),
+ * `radix-tree-keys` and the lag bookkeeping behave exactly as in Redis. Nodes sit in an array ordered by
+ * their master ID: a range seek is a binary search over nodes plus a scan of one node (≤ 100 entries),
+ * O(log n). Consumer groups keep their pending entries in IdIndex, an ordered map with O(log n) seeks.
+ */
+
+/** A stream entry ID: two unsigned 64-bit integers. */
+export interface StreamID {
+  readonly ms: bigint;
+  readonly seq: bigint;
+}
+
+export const U64_MAX = 0xffffffffffffffffn;
+export const MIN_ID: StreamID = { ms: 0n, seq: 0n };
+export const MAX_ID: StreamID = { ms: U64_MAX, seq: U64_MAX };
+
+export function cmpId(a: StreamID, b: StreamID): number {
+  if (a.ms !== b.ms) return a.ms < b.ms ? -1 : 1;
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
+  return 0;
+}
+
+export function isZeroId(id: StreamID): boolean {
+  return id.ms === 0n && id.seq === 0n;
+}
+
+export function idText(id: StreamID): string {
+  return `${id.ms}-${id.seq}`;
+}
+
+/** The next ID (streamIncrID); null when `id` is the largest possible one. */
+export function incrId(id: StreamID): StreamID | null {
+  if (id.seq === U64_MAX) {
+    if (id.ms === U64_MAX) return null;
+    return { ms: id.ms + 1n, seq: 0n };
+  }
+  return { ms: id.ms, seq: id.seq + 1n };
+}
+
+/** The previous ID (streamDecrID); null when `id` is 0-0. */
+export function decrId(id: StreamID): StreamID | null {
+  if (id.seq === 0n) {
+    if (id.ms === 0n) return null;
+    return { ms: id.ms - 1n, seq: U64_MAX };
+  }
+  return { ms: id.ms, seq: id.seq - 1n };
+}
+
+/** A fixed-width key whose string order is the ID order (for IdIndex). */
+export function idKey(id: StreamID): string {
+  return id.ms.toString(16).padStart(16, '0') + id.seq.toString(16).padStart(16, '0');
+}
+
+function keyToId(k: string): StreamID {
+  return { ms: BigInt(`0x${k.slice(0, 16)}`), seq: BigInt(`0x${k.slice(16)}`) };
+}
+
+// --- ordered map keyed by ID ------------------------------------------------------------------------
+
+const CHUNK = 256;
+
+/** An ordered map StreamID → V: hash lookups plus chunked sorted keys for O(log n) seeks. */
+export class IdIndex<V> {
+  private readonly map = new Map<string, V>();
+  private chunks: string[][] = [];
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(id: StreamID): V | undefined {
+    return this.map.get(idKey(id));
+  }
+
+  has(id: StreamID): boolean {
+    return this.map.has(idKey(id));
+  }
+
+  set(id: StreamID, v: V): void {
+    const k = idKey(id);
+    if (!this.map.has(k)) this.insertKey(k);
+    this.map.set(k, v);
+  }
+
+  delete(id: StreamID): boolean {
+    const k = idKey(id);
+    if (!this.map.delete(k)) return false;
+    const ci = this.chunkFor(k);
+    const chunk = this.chunks[ci]!;
+    chunk.splice(lowerBound(chunk, k), 1);
+    if (chunk.length === 0) this.chunks.splice(ci, 1);
+    return true;
+  }
+
+  first(): [StreamID, V] | undefined {
+    const k = this.chunks[0]?.[0];
+    return k === undefined ? undefined : [keyToId(k), this.map.get(k)!];
+  }
+
+  last(): [StreamID, V] | undefined {
+    const c = this.chunks[this.chunks.length - 1];
+    const k = c?.[c.length - 1];
+    return k === undefined ? undefined : [keyToId(k), this.map.get(k)!];
+  }
+
+  /** The smallest entry with an ID >= `id`. */
+  ceiling(id: StreamID): [StreamID, V] | undefined {
+    const k = idKey(id);
+    let ci = this.chunkFor(k);
+    while (ci < this.chunks.length) {
+      const chunk = this.chunks[ci]!;
+      const i = lowerBound(chunk, k);
+      if (i < chunk.length) return [keyToId(chunk[i]!), this.map.get(chunk[i]!)!];
+      ci++;
+    }
+    return undefined;
+  }
+
+  /** Entries with start <= ID <= end, ascending (do not modify the index while iterating). */
+  *range(start: StreamID = MIN_ID, end: StreamID = MAX_ID): Generator<[StreamID, V]> {
+    const sk = idKey(start);
+    const ek = idKey(end);
+    const first = this.chunkFor(sk);
+    for (let ci = first; ci < this.chunks.length; ci++) {
+      const chunk = this.chunks[ci]!;
+      for (let i = ci === first ? lowerBound(chunk, sk) : 0; i < chunk.length; i++) {
+        const k = chunk[i]!;
+        if (k > ek) return;
+        yield [keyToId(k), this.map.get(k)!];
+      }
+    }
+  }
+
+  /** Index of the chunk that holds (or would hold) key `k`. */
+  private chunkFor(k: string): number {
+    let lo = 0;
+    let hi = this.chunks.length - 1;
+    if (hi < 0) return 0;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.chunks[mid]!;
+      if (c[c.length - 1]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private insertKey(k: string): void {
+    if (this.chunks.length === 0) {
+      this.chunks.push([k]);
+      return;
+    }
+    const ci = this.chunkFor(k);
+    const chunk = this.chunks[ci]!;
+    chunk.splice(lowerBound(chunk, k), 0, k);
+    if (chunk.length > CHUNK) this.chunks.splice(ci + 1, 0, chunk.splice(CHUNK >> 1));
+  }
+}
+
+function lowerBound(a: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// --- consumer groups ------------------------------------------------------------------------------
+
+/** A pending (delivered, not yet acknowledged) entry. */
+export interface Nack {
+  consumer: Consumer | null;
+  deliveryTime: number;
+  deliveryCount: number;
+}
+
+export class Consumer {
+  readonly pel = new IdIndex<Nack>();
+  constructor(
+    readonly name: string,
+    public seenTime: number,
+  ) {}
+}
+
+/** Redis's SCG_INVALID_ENTRIES_READ. */
+export const INVALID_ENTRIES_READ = -1;
+
+export class ConsumerGroup {
+  readonly pel = new IdIndex<Nack>();
+  readonly consumers = new Map<string, Consumer>();
+  constructor(
+    readonly name: string,
+    public lastId: StreamID,
+    public entriesRead: number,
+  ) {}
+
+  /** Consumers in name (byte) order, as Redis's radix tree lists them. */
+  sortedConsumers(): Consumer[] {
+    return [...this.consumers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  createConsumer(name: string, now: number): Consumer {
+    const c = new Consumer(name, now);
+    this.consumers.set(name, c);
+    return c;
+  }
+
+  /** Removes a consumer and its pending entries; returns how many were pending. */
+  deleteConsumer(name: string): number {
+    const c = this.consumers.get(name);
+    if (!c) return 0;
+    const ids = [...c.pel.range()].map(([id]) => id);
+    for (const id of ids) this.pel.delete(id);
+    this.consumers.delete(name);
+    return ids.length;
+  }
+
+  ack(id: StreamID): boolean {
+    const nack = this.pel.get(id);
+    if (!nack) return false;
+    this.pel.delete(id);
+    nack.consumer?.pel.delete(id);
+    return true;
+  }
+}
+
+// --- entries and nodes ------------------------------------------------------------------------------
+
+export interface StreamEntry {
+  readonly id: StreamID;
+  /** field, value, field, value, … */
+  readonly fields: readonly string[];
+  deleted: boolean;
+}
+
+/** One listpack's worth of entries, with its exact listpack size for the node-size rule. */
+class StreamNode {
+  readonly entries: StreamEntry[] = [];
+  live = 0;
+  deleted = 0;
+  bytes: number;
+
+  constructor(
+    readonly master: StreamID,
+    readonly masterFields: readonly string[],
+  ) {
+    // header + end byte, then count, deleted, field count, fields, terminator.
+    this.bytes = 7 + lpIntSize(1) + lpIntSize(0) + lpIntSize(masterFields.length) + lpIntSize(0);
+    for (const f of masterFields) this.bytes += lpStringSize(f);
+  }
+
+  setCounts(live: number, deleted: number): void {
+    this.bytes += lpIntSize(live) - lpIntSize(this.live) + lpIntSize(deleted) - lpIntSize(this.deleted);
+    this.live = live;
+    this.deleted = deleted;
+  }
+
+  /** Index of the first entry with ID >= id (entries.length when none). */
+  lowerBound(id: StreamID): number {
+    const e = this.entries;
+    let lo = 0;
+    let hi = e.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmpId(e[mid]!.id, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  get lastId(): StreamID {
+    return this.entries[this.entries.length - 1]!.id;
+  }
+}
+
+/** Listpack encoded size of an integer element (encoding + 1 backlen byte). */
+function lpIntSize(v: number | bigint): number {
+  const n = typeof v === 'bigint' ? v : BigInt(v);
+  if (n >= 0n && n <= 127n) return 2;
+  if (n >= -4096n && n <= 4095n) return 3;
+  if (n >= -32768n && n <= 32767n) return 4;
+  if (n >= -8388608n && n <= 8388607n) return 5;
+  if (n >= -2147483648n && n <= 2147483647n) return 6;
+  return 10;
+}
+
+const LP_INT = /^-?[1-9][0-9]{0,19}$/;
+
+/** Listpack encoded size of a string element (listpacks store integer-looking strings as integers). */
+export function lpStringSize(s: string): number {
+  const n = s.length;
+  if (n > 0 && n <= 20 && (s === '0' || LP_INT.test(s))) {
+    const v = BigInt(s);
+    if (v >= -(2n ** 63n) && v < 2n ** 63n) return lpIntSize(v);
+  }
+  const enc = (n < 64 ? 1 : n < 4096 ? 2 : 5) + n;
+  return enc + (enc < 128 ? 1 : enc < 16384 ? 2 : enc < 2097152 ? 3 : enc < 268435456 ? 4 : 5);
+}
+
+export interface NodeLimits {
+  /** stream-node-max-bytes (0 = no limit, capped at 1 GiB as in Redis). */
+  readonly maxBytes: number;
+  /** stream-node-max-entries (0 = no limit). */
+  readonly maxEntries: number;
+}
+
+export const DEFAULT_NODE_LIMITS: NodeLimits = { maxBytes: 4096, maxEntries: 100 };
+
+export type TrimStrategy = 'maxlen' | 'minid';
+
+export interface TrimArgs {
+  readonly strategy: TrimStrategy;
+  readonly maxlen: number;
+  readonly minid: StreamID;
+  readonly approx: boolean;
+  /** Most entries to remove (0 = unlimited). */
+  readonly limit: number;
+}
+
+export class Stream {
+  private nodes: StreamNode[] = [];
+  length = 0;
+  lastId: StreamID = MIN_ID;
+  firstId: StreamID = MIN_ID;
+  maxDeletedId: StreamID = MIN_ID;
+  entriesAdded = 0;
+  readonly groups = new Map<string, ConsumerGroup>();
+
+  /** Number of listpack nodes (XINFO radix-tree-keys). */
+  get nodeCount(): number {
+    return this.nodes.length;
+  }
+
+  /** Groups in name (byte) order. */
+  sortedGroups(): ConsumerGroup[] {
+    return [...this.groups.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The ID XADD `*` would generate (streamNextID); null when the stream has exhausted its IDs. */
+  nextId(nowMs: number): StreamID | null {
+    const ms = BigInt(nowMs);
+    if (ms > this.lastId.ms) return { ms, seq: 0n };
+    return incrId(this.lastId);
+  }
+
+  /**
+   * Appends an entry whose ID the caller checked is greater than lastId. Follows streamAppendItem's
+   * rule for starting a new node: the tail listpack would reach the byte limit, or holds max entries.
+   */
+  append(id: StreamID, fields: readonly string[], limits: NodeLimits = DEFAULT_NODE_LIMITS): void {
+    let node: StreamNode | undefined = this.nodes[this.nodes.length - 1];
+    if (node) {
+      let maxBytes = limits.maxBytes;
+      if (maxBytes === 0 || maxBytes > 1 << 30) maxBytes = 1 << 30;
+      let total = 0;
+      for (const f of fields) total += f.length;
+      if (node.bytes + total >= maxBytes) node = undefined;
+      else if (limits.maxEntries > 0 && node.live + node.deleted >= limits.maxEntries) node = undefined;
+    }
+    const masterFields: string[] = [];
+    let same: boolean;
+    if (!node) {
+      for (let i = 0; i < fields.length; i += 2) masterFields.push(fields[i]!);
+      node = new StreamNode(id, masterFields);
+      this.nodes.push(node);
+      same = true;
+    } else {
+      const mf = node.masterFields;
+      same = mf.length * 2 === fields.length;
+      for (let i = 0; same && i < mf.length; i++) same = mf[i] === fields[i * 2];
+    }
+    node.setCounts(node.live + 1, node.deleted);
+    // flags, ms delta, seq delta, [field count], fields/values, lp-count
+    let bytes = lpIntSize(same ? 2 : 0);
+    bytes += lpIntSize(BigInt.asIntN(64, id.ms - node.master.ms));
+    bytes += lpIntSize(BigInt.asIntN(64, id.seq - node.master.seq));
+    const numFields = fields.length / 2;
+    if (!same) bytes += lpIntSize(numFields);
+    for (let i = 0; i < fields.length; i++) if (!same || i % 2 === 1) bytes += lpStringSize(fields[i]!);
+    bytes += lpIntSize(same ? numFields + 3 : numFields * 2 + 4);
+    node.bytes += bytes;
+    node.entries.push({ id, fields, deleted: false });
+    this.length++;
+    this.entriesAdded++;
+    this.lastId = id;
+    if (this.length === 1) this.firstId = id;
+  }
+
+  /** Index of the node a forward seek to `id` starts from (rax "<=" seek, else the first node). */
+  private seekNode(id: StreamID): number {
+    let lo = 0;
+    let hi = this.nodes.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmpId(this.nodes[mid]!.master, id) <= 0) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /** Live entries with start <= ID <= end, ascending or descending. */
+  *range(start: StreamID = MIN_ID, end: StreamID = MAX_ID, rev = false): Generator<StreamEntry> {
+    if (cmpId(start, end) > 0 || this.nodes.length === 0) return;
+    if (!rev) {
+      let ni = Math.max(0, this.seekNode(start));
+      let i = this.nodes[ni] ? this.nodes[ni]!.lowerBound(start) : 0;
+      for (; ni < this.nodes.length; ni++, i = 0) {
+        const entries = this.nodes[ni]!.entries;
+        for (; i < entries.length; i++) {
+          const e = entries[i]!;
+          if (cmpId(e.id, end) > 0) return;
+          if (!e.deleted) yield e;
+        }
+      }
+    } else {
+      let ni = this.seekNode(end);
+      if (ni < 0) return;
+      const n = this.nodes[ni]!;
+      let i = n.lowerBound(end);
+      if (i === n.entries.length || cmpId(n.entries[i]!.id, end) > 0) i--;
+      for (; ni >= 0; ni--, i = ni >= 0 ? this.nodes[ni]!.entries.length - 1 : 0) {
+        const entries = this.nodes[ni]!.entries;
+        for (; i >= 0; i--) {
+          const e = entries[i]!;
+          if (cmpId(e.id, start) < 0) return;
+          if (!e.deleted) yield e;
+        }
+      }
+    }
+  }
+
+  /** The live entry with this exact ID. */
+  get(id: StreamID): StreamEntry | undefined {
+    const ni = this.seekNode(id);
+    if (ni < 0) return undefined;
+    const n = this.nodes[ni]!;
+    const e = n.entries[n.lowerBound(id)];
+    return e && !e.deleted && cmpId(e.id, id) === 0 ? e : undefined;
+  }
+
+  /** First (or last) live entry. */
+  edge(first: boolean): StreamEntry | undefined {
+    for (const e of this.range(MIN_ID, MAX_ID, !first)) return e;
+    return undefined;
+  }
+
+  /** XDEL of one ID: marks it deleted, dropping its node when no live entry remains. */
+  delete(id: StreamID): boolean {
+    const ni = this.seekNode(id);
+    if (ni < 0) return false;
+    const n = this.nodes[ni]!;
+    const e = n.entries[n.lowerBound(id)];
+    if (!e || e.deleted || cmpId(e.id, id) !== 0) return false;
+    e.deleted = true;
+    if (n.live === 1) this.nodes.splice(ni, 1);
+    else n.setCounts(n.live - 1, n.deleted + 1);
+    this.length--;
+    return true;
+  }
+
+  /** streamTrim: MAXLEN or MINID, exact or approximate (whole nodes only), bounded by `limit`. */
+  trim(args: TrimArgs): number {
+    let deleted = 0;
+    while (this.nodes.length > 0) {
+      if (args.strategy === 'maxlen' && this.length <= args.maxlen) break;
+      const node = this.nodes[0]!;
+      const entries = node.live;
+      if (args.limit && deleted + entries > args.limit) break;
+      const removeNode =
+        args.strategy === 'maxlen'
+          ? this.length - entries >= args.maxlen
+          : cmpId(node.lastId, args.minid) < 0;
+      if (removeNode) {
+        this.nodes.shift();
+        this.length -= entries;
+        deleted += entries;
+        continue;
+      }
+      if (args.approx) break;
+      let fromNode = 0;
+      for (const e of node.entries) {
+        const stop = args.strategy === 'maxlen' ? this.length <= args.maxlen : cmpId(e.id, args.minid) >= 0;
+        if (stop) break;
+        if (!e.deleted) {
+          e.deleted = true;
+          fromNode++;
+          this.length--;
+        }
+      }
+      node.setCounts(node.live - fromNode, node.deleted + fromNode);
+      deleted += fromNode;
+      break;
+    }
+    this.firstId = this.length === 0 ? MIN_ID : (this.edge(true)?.id ?? MIN_ID);
+    return deleted;
+  }
+
+  /** The ID of the last live entry, or 0-0 (streamLastValidID). */
+  lastValidId(): StreamID {
+    return this.edge(false)?.id ?? MIN_ID;
+  }
+
+  /** streamRangeHasTombstones. */
+  rangeHasTombstones(start: StreamID | null, end: StreamID | null): boolean {
+    if (this.length === 0 || isZeroId(this.maxDeletedId)) return false;
+    if (cmpId(this.firstId, this.maxDeletedId) > 0) return false;
+    const s = start ?? MIN_ID;
+    const e = end ?? MAX_ID;
+    return cmpId(s, this.maxDeletedId) <= 0 && cmpId(this.maxDeletedId, e) <= 0;
+  }
+
+  /** streamEstimateDistanceFromFirstEverEntry: a group's read counter at `id`, or -1 when unknown. */
+  estimateDistance(id: StreamID): number {
+    if (!this.entriesAdded) return 0;
+    if (!this.length && cmpId(id, this.lastId) < 1) return this.entriesAdded;
+    const cmpLast = cmpId(id, this.lastId);
+    if (cmpLast === 0) return this.entriesAdded;
+    if (cmpLast > 0) return INVALID_ENTRIES_READ;
+    const cmpFirst = cmpId(id, this.firstId);
+    if (isZeroId(this.maxDeletedId) || cmpId(this.maxDeletedId, this.firstId) < 0) {
+      if (cmpFirst < 0) return this.entriesAdded - this.length;
+      if (cmpFirst === 0) return this.entriesAdded - this.length + 1;
+    }
+    return INVALID_ENTRIES_READ;
+  }
+
+  /** A group's lag, or null when it cannot be known (XINFO). */
+  lag(g: ConsumerGroup): number | null {
+    if (!this.entriesAdded) return 0;
+    if (g.entriesRead !== INVALID_ENTRIES_READ && !this.rangeHasTombstones(g.lastId, null)) {
+      return this.entriesAdded - g.entriesRead;
+    }
+    const read = this.estimateDistance(g.lastId);
+    return read === INVALID_ENTRIES_READ ? null : this.entriesAdded - read;
+  }
+
+  /**
+   * The number of nodes of Redis's radix tree over the node keys (XINFO radix-tree-nodes), for a tree in
+   * its compressed form: the root, every key, every branching prefix and every child of one.
+   */
+  radixTreeNodes(): number {
+    const keys = this.nodes.map((n) => {
+      const b = Buffer.allocUnsafe(16);
+      b.writeBigUInt64BE(n.master.ms, 0);
+      b.writeBigUInt64BE(n.master.seq, 8);
+      return b;
+    });
+    let count = 1;
+    const walk = (lo: number, hi: number, depth: number, parentBranches: boolean): void => {
+      // keys[lo..hi) share their first `depth` bytes; this prefix is a node position when its parent
+      // branches (the root is counted above).
+      if (depth === 16) {
+        count++; // a key: always a node (all keys have the same length)
+        return;
+      }
+      let groups = 0;
+      for (let i = lo; i < hi; ) {
+        let j = i + 1;
+        while (j < hi && keys[j]![depth] === keys[i]![depth]) j++;
+        groups++;
+        i = j;
+      }
+      const branching = groups >= 2;
+      if (depth > 0 && (branching || parentBranches)) count++;
+      for (let i = lo; i < hi; ) {
+        let j = i + 1;
+        while (j < hi && keys[j]![depth] === keys[i]![depth]) j++;
+        walk(i, j, depth + 1, branching);
+        i = j;
+      }
+    };
+    if (keys.length > 0) walk(0, keys.length, 0, false);
+    return count;
+  }
+
+  /** Deep copy (COPY). */
+  clone(): Stream {
+    const s = new Stream();
+    for (const n of this.nodes) {
+      const m = new StreamNode(n.master, n.masterFields);
+      for (const e of n.entries) m.entries.push({ id: e.id, fields: e.fields, deleted: e.deleted });
+      m.live = n.live;
+      m.deleted = n.deleted;
+      m.bytes = n.bytes;
+      s.nodes.push(m);
+    }
+    s.length = this.length;
+    s.lastId = this.lastId;
+    s.firstId = this.firstId;
+    s.maxDeletedId = this.maxDeletedId;
+    s.entriesAdded = this.entriesAdded;
+    for (const g of this.groups.values()) {
+      const h = new ConsumerGroup(g.name, g.lastId, g.entriesRead);
+      for (const c of g.consumers.values()) h.createConsumer(c.name, c.seenTime);
+      for (const [id, nack] of g.pel.range()) {
+        const consumer = nack.consumer ? h.consumers.get(nack.consumer.name)! : null;
+        const copy: Nack = { consumer, deliveryTime: nack.deliveryTime, deliveryCount: nack.deliveryCount };
+        h.pel.set(id, copy);
+        consumer?.pel.set(id, copy);
+      }
+      s.groups.set(h.name, h);
+    }
+    return s;
+  }
+}
