@@ -7,6 +7,7 @@ import type { Client } from './client.js';
 import { allCommands } from './commands/index.js';
 import { Config } from './config.js';
 import { Engine, type KeyspaceEvent } from './engine.js';
+import { PersistenceHost } from './persistence/host.js';
 import {
   DoubleReply,
   ErrorReply,
@@ -104,12 +105,15 @@ export class Bunder extends EventEmitter {
   readonly engine: Engine;
   private readonly client: Client;
   private server: RespServer | null = null;
+  /** The AOF/RDB files, when the store was opened with a `dir` (null: memory only). */
+  readonly persistence: PersistenceHost | null;
   private expiryTimer: NodeJS.Timeout;
   private closed = false;
 
-  private constructor(engine: Engine) {
+  private constructor(engine: Engine, persistence: PersistenceHost | null) {
     super();
     this.engine = engine;
+    this.persistence = persistence;
     this.client = engine.newClient();
     this.client.authenticated = true;
     engine.on('keyspace', (ev: KeyspaceEvent) => this.emit('keyspace', ev));
@@ -136,12 +140,21 @@ export class Bunder extends EventEmitter {
     set('maxmemory', opts.maxmemory === undefined ? undefined : String(opts.maxmemory));
     set('maxmemory-policy', opts.maxmemoryPolicy);
     set('requirepass', opts.requirepass);
-    return new Bunder(new Engine(allCommands, config));
+    const engine = new Engine(allCommands, config);
+    // With a directory the store is durable (load at start, AOF/RDB per config); without, memory only.
+    const durable = opts.dir !== undefined || opts.config?.dir !== undefined;
+    if (!durable && opts.appendonly) throw new Error('appendonly needs a dir to write the AOF to');
+    const persistence = durable ? await PersistenceHost.open(engine) : null;
+    return new Bunder(engine, persistence);
   }
 
   /** Runs any command; the reply is returned (errors as ReplyError values, not thrown). */
   async call(...args: Arg[]): Promise<CallResult> {
-    return this.callSync(...args);
+    const result = this.callSync(...args);
+    // Resolve only once the command is as durable as appendfsync asks (fsynced under `always`).
+    const barrier = this.engine.writeBarrier?.();
+    if (barrier) await barrier;
+    return result;
   }
 
   /** The synchronous form of `call` (the engine never waits on I/O for a command). */
@@ -271,12 +284,20 @@ export class Bunder extends EventEmitter {
     return super.on(event, listener);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops serving and closes the files: the AOF is fsynced, and a final snapshot is written when `save`
+   * points are configured or `mode` is 'save' (as SHUTDOWN does); 'nosave' skips it.
+   */
+  async close(mode: 'save' | 'nosave' | 'default' = 'default'): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.expiryTimer);
     await this.server?.close();
     this.server = null;
-    this.engine.removeClient(this.client);
+    try {
+      await this.persistence?.close(mode);
+    } finally {
+      this.engine.removeClient(this.client);
+    }
   }
 }

@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     else config[name] = value;
   }
   if (saves.length > 0) config.save = saves.join(' ');
+  // Like redis-server: files go to the working directory unless `dir` says otherwise.
+  config.dir ??= '.';
   const kv = await Bunder.open({ config });
   let addr: { port: number; host: string };
   try {
@@ -68,17 +70,22 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`bunder-server ready on ${addr.host}:${addr.port} (pid ${process.pid})\n`);
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, mode: 'save' | 'nosave' | 'default' = 'default') => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`bunder-server: ${signal} received, shutting down\n`);
-    await kv.close();
+    try {
+      await kv.close(mode);
+    } catch (e) {
+      process.stderr.write(`bunder-server: error while shutting down: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  kv.engine.hooks.shutdown = () => {
-    void stop('SHUTDOWN');
+  kv.engine.hooks.shutdown = (mode) => {
+    void stop('SHUTDOWN', mode);
     return null;
   };
 }

@@ -96,6 +96,9 @@ export class Config {
     p('rdbcompression', 'bool', 'yes');
     p('rdbchecksum', 'bool', 'yes');
     p('stop-writes-on-bgsave-error', 'bool', 'yes');
+    p('aof-use-rdb-preamble', 'bool', 'yes');
+    p('auto-aof-rewrite-percentage', 'int', '100');
+    p('auto-aof-rewrite-min-size', 'memory', String(64 * 1024 * 1024));
   }
 
   get(name: string): string {

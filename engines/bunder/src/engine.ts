@@ -88,6 +88,13 @@ export class Engine extends EventEmitter {
     persistenceInfo?: () => Record<string, string | number>;
     serverInfo?: () => Record<string, string | number>;
   } = {};
+  /**
+   * Set by the persistence host: called before replies to a batch of commands are sent; a promise means
+   * "send them once it settles" (appendfsync always), a rejection means "never acknowledge them".
+   */
+  writeBarrier: (() => Promise<void> | null) | null = null;
+  /** When set (a failed AOF write or background save), commands that write are refused with it. */
+  denyWrites: ErrorReply | null = null;
   /** True while EXEC runs queued commands (blocking commands must not block then). */
   inExec = false;
   private depth = 0;
@@ -164,6 +171,10 @@ export class Engine extends EventEmitter {
       target = sub;
     }
     if (!c.authenticated && !NO_AUTH_NEEDED.has(spec.name)) return this.fail(E.NOAUTH);
+    if (this.denyWrites !== null && target.flags.includes('write')) {
+      if (c.multi) c.multiFailed = true;
+      return this.fail(this.denyWrites);
+    }
     if (c.multi && !MULTI_IMMEDIATE.has(spec.name)) {
       c.multi.push(argv);
       return QUEUED;

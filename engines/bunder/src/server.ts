@@ -87,14 +87,33 @@ export class RespServer {
     const pending: string[][] = [];
     let inBatch = false;
     let closed = false;
+    const send = (bytes: Buffer) => {
+      if (closed) return;
+      e.stats.netOutput += bytes.length;
+      socket.write(bytes);
+      c.obl = socket.writableLength;
+      this.enforceOutputLimit(c, socket);
+    };
+    // Replies held back until the AOF makes the commands they acknowledge durable (appendfsync always).
+    let gate: Promise<void> | null = null;
     const flush = () => {
       const bytes = out.take();
-      if (bytes && !closed) {
-        e.stats.netOutput += bytes.length;
-        socket.write(bytes);
-        c.obl = socket.writableLength;
-        this.enforceOutputLimit(c, socket);
+      if (!bytes || closed) return;
+      const barrier = e.writeBarrier?.() ?? null;
+      if (barrier === null && gate === null) {
+        send(bytes);
+        return;
       }
+      const g: Promise<void> = (gate ?? Promise.resolve())
+        .then(() => barrier)
+        .then(
+          () => {
+            if (gate === g) gate = null;
+            send(bytes);
+          },
+          () => close(), // the AOF failed: these commands are not durable, never acknowledge them
+        );
+      gate = g;
     };
     const close = () => {
       if (closed) return;

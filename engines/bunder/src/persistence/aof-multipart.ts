@@ -29,6 +29,8 @@ import type { StoredEntry } from './model.js';
 
 export interface MultiPartAofOptions {
   readonly fsync?: AppendFsync;
+  /** How string arguments become bytes (see AofWriterOptions). */
+  readonly stringEncoding?: 'utf8' | 'latin1';
   /** Redis's appendfilename (default appendonly.aof): file names derive from it. */
   readonly prefix?: string;
 }
@@ -71,18 +73,32 @@ export class MultiPartAof {
   readonly dir: string;
   private readonly prefix: string;
   private readonly policy: AppendFsync;
+  private readonly stringEncoding: 'utf8' | 'latin1';
   private manifest: AofManifestEntry[];
   private writer: AofWriter;
   private rewriting = false;
   private closed = false;
 
-  private constructor(dir: string, prefix: string, policy: AppendFsync, manifest: AofManifestEntry[]) {
+  private constructor(
+    dir: string,
+    prefix: string,
+    options: MultiPartAofOptions,
+    manifest: AofManifestEntry[],
+  ) {
     this.dir = dir;
     this.prefix = prefix;
-    this.policy = policy;
+    this.policy = options.fsync ?? 'everysec';
+    this.stringEncoding = options.stringEncoding ?? 'utf8';
     this.manifest = manifest;
     const incr = manifest.filter((e) => e.type === 'i');
-    this.writer = AofWriter.openSync(join(dir, incr.at(-1)!.file), { fsync: policy });
+    this.writer = this.openWriter(incr.at(-1)!.file);
+  }
+
+  private openWriter(file: string): AofWriter {
+    return AofWriter.openSync(join(this.dir, file), {
+      fsync: this.policy,
+      stringEncoding: this.stringEncoding,
+    });
   }
 
   /** Opens the directory, creating it and a first incremental file if needed. */
@@ -113,7 +129,7 @@ export class MultiPartAof {
       closeSync(openSync(join(dir, manifest.at(-1)!.file), 'a'));
       writeSmallFileSync(dir, manifestName, formatManifest(manifest));
     }
-    return new MultiPartAof(dir, prefix, options.fsync ?? 'everysec', manifest);
+    return new MultiPartAof(dir, prefix, options, manifest);
   }
 
   get files(): readonly AofManifestEntry[] {
@@ -152,6 +168,21 @@ export class MultiPartAof {
     return this.writer.append(db, argv);
   }
 
+  /** See AofWriter.appendNoWait and barrier. */
+  appendNoWait(db: number, argv: readonly Arg[]): void {
+    if (this.closed) throw new AofError('AOF_CLOSED', 'AOF is closed', undefined, this.dir);
+    this.writer.appendNoWait(db, argv);
+  }
+
+  barrier(): Promise<void> | null {
+    return this.writer.barrier();
+  }
+
+  /** Bytes in the current incremental file (for auto-rewrite thresholds). */
+  get incrementalBytes(): number {
+    return this.writer.size;
+  }
+
   get rewriteInProgress(): boolean {
     return this.rewriting;
   }
@@ -179,7 +210,7 @@ export class MultiPartAof {
         type: 'i',
       };
       const previous = this.writer;
-      this.writer = AofWriter.openSync(join(this.dir, newIncr.file), { fsync: this.policy });
+      this.writer = this.openWriter(newIncr.file);
       this.manifest = [...old, newIncr];
       writeSmallFileSync(this.dir, manifestName, formatManifest(this.manifest));
       await previous.close();

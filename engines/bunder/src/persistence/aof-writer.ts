@@ -5,9 +5,14 @@
  *   everysec — append() resolves once written; a timer fsyncs once a second if anything is new
  *   no       — append() resolves once written; the OS decides when to flush
  * A SELECT is inserted whenever the database changes, as Redis does.
+ *
+ * A server uses appendNoWait() for each command and barrier() before sending a batch of replies: under
+ * `always` it waits for the fsync; under the other policies the buffered commands are written with one
+ * synchronous write(2) right then (as Redis does before replying), so a killed process never loses an
+ * acknowledged command and the event loop is not held up by a thread-pool round trip.
  */
 
-import { close, fdatasync, fstat, fstatSync, open, openSync, write } from 'node:fs';
+import { close, fdatasync, fstat, fstatSync, open, openSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { type Arg, CommandEncoder } from './command-encoder.js';
 import { AofError } from './errors.js';
@@ -22,6 +27,8 @@ const fstatAsync = promisify(fstat);
 
 export interface AofWriterOptions {
   readonly fsync?: AppendFsync;
+  /** How string arguments become bytes (default utf8; a keyspace of latin1 strings passes 'latin1'). */
+  readonly stringEncoding?: 'utf8' | 'latin1';
 }
 
 interface Waiter {
@@ -33,7 +40,7 @@ export class AofWriter {
   readonly path: string;
   readonly policy: AppendFsync;
   private fd: number | null;
-  private encoder = new CommandEncoder();
+  private readonly encoder: CommandEncoder;
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
@@ -45,11 +52,13 @@ export class AofWriter {
   /** Bytes in the file, including what is buffered (for auto-rewrite thresholds). */
   private bytes: number;
 
-  private constructor(path: string, fd: number, size: number, policy: AppendFsync) {
+  private constructor(path: string, fd: number, size: number, options: AofWriterOptions) {
     this.path = path;
     this.fd = fd;
     this.bytes = size;
-    this.policy = policy;
+    this.policy = options.fsync ?? 'everysec';
+    this.encoder = new CommandEncoder(16 * 1024, options.stringEncoding ?? 'utf8');
+    const policy = this.policy;
     if (policy === 'everysec') {
       this.timer = setInterval(() => void this.backgroundSync(), 1000);
       this.timer.unref();
@@ -60,7 +69,7 @@ export class AofWriter {
   static async open(path: string, options: AofWriterOptions = {}): Promise<AofWriter> {
     const fd = await openAsync(path, 'a', 0o644);
     const { size } = await fstatAsync(fd);
-    return new AofWriter(path, fd, size, options.fsync ?? 'everysec');
+    return new AofWriter(path, fd, size, options);
   }
 
   /**
@@ -69,7 +78,7 @@ export class AofWriter {
    */
   static openSync(path: string, options: AofWriterOptions = {}): AofWriter {
     const fd = openSync(path, 'a', 0o644);
-    return new AofWriter(path, fd, fstatSync(fd).size, options.fsync ?? 'everysec');
+    return new AofWriter(path, fd, fstatSync(fd).size, options);
   }
 
   get size(): number {
@@ -81,6 +90,22 @@ export class AofWriter {
     if (this.failure) return Promise.reject(this.failure);
     if (this.fd === null)
       return Promise.reject(new AofError('AOF_CLOSED', 'AOF is closed', undefined, this.path));
+    this.encode(db, argv);
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Appends without a promise; a server learns of durability through barrier(). */
+  appendNoWait(db: number, argv: readonly Arg[]): void {
+    if (this.failure) throw this.failure;
+    if (this.fd === null) throw new AofError('AOF_CLOSED', 'AOF is closed', undefined, this.path);
+    this.encode(db, argv);
+    this.scheduleFlush();
+  }
+
+  private encode(db: number, argv: readonly Arg[]): void {
     const before = this.encoder.length;
     if (db !== this.selectedDb) {
       this.encoder.command(['SELECT', db]);
@@ -88,10 +113,41 @@ export class AofWriter {
     }
     this.encoder.command(argv);
     this.bytes += this.encoder.length - before;
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.scheduleFlush();
-    });
+  }
+
+  /**
+   * Call before replying to commands appended so far. Null when they are already as durable as the
+   * policy asks (written for everysec/no: done here, synchronously); otherwise a promise that settles
+   * once they are fsynced (always), or rejects if the AOF failed.
+   */
+  barrier(): Promise<void> | null {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.policy === 'always') return this.encoder.length > 0 || this.flushing ? this.flush() : null;
+    if (this.encoder.length > 0) this.writeNow();
+    return this.failure ? Promise.reject(this.failure) : null;
+  }
+
+  /** Writes the buffer with write(2) on the event loop (everysec/no: a page-cache copy, microseconds). */
+  private writeNow(): void {
+    if (this.fd === null) return;
+    const data = this.encoder.take();
+    const waiters = this.waiters;
+    this.waiters = [];
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
+      this.unsyncedBytes += data.length;
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      this.fail(err as Error, waiters);
+    }
+  }
+
+  private fail(err: Error, waiters: Waiter[]): void {
+    // A failed write leaves the file in an unknown state: refuse everything from now on.
+    this.failure = new AofError('AOF_CORRUPT', `AOF write failed: ${err.message}`, undefined, this.path);
+    for (const w of [...waiters, ...this.waiters]) w.reject(this.failure);
+    this.waiters = [];
   }
 
   /** Forgets the selected database so the next append starts with SELECT (used after a file switch). */
@@ -122,6 +178,11 @@ export class AofWriter {
   }
 
   private async flushLoop(): Promise<void> {
+    if (this.policy !== 'always') {
+      // Synchronous writes only, so that they can never be reordered with barrier()'s.
+      this.writeNow();
+      return;
+    }
     while (this.encoder.length > 0 && this.fd !== null) {
       const data = this.encoder.take();
       const waiters = this.waiters;
@@ -132,19 +193,10 @@ export class AofWriter {
           const { bytesWritten } = await writeAsync(this.fd, data, off, data.length - off, null);
           off += bytesWritten;
         }
-        if (this.policy === 'always') await fdatasyncAsync(this.fd);
-        else this.unsyncedBytes += data.length;
+        await fdatasyncAsync(this.fd);
         for (const w of waiters) w.resolve();
       } catch (err) {
-        // A failed write leaves the file in an unknown state: refuse everything from now on.
-        this.failure = new AofError(
-          'AOF_CORRUPT',
-          `AOF write failed: ${(err as Error).message}`,
-          undefined,
-          this.path,
-        );
-        for (const w of [...waiters, ...this.waiters]) w.reject(this.failure);
-        this.waiters = [];
+        this.fail(err as Error, waiters);
         return;
       }
     }

@@ -9,7 +9,10 @@ export class CommandEncoder {
   private buf: Buffer;
   private len = 0;
 
-  constructor(initial = 16 * 1024) {
+  constructor(
+    initial = 16 * 1024,
+    private readonly stringEncoding: 'utf8' | 'latin1' = 'utf8',
+  ) {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
@@ -42,10 +45,10 @@ export class CommandEncoder {
         this.len += a.length;
       } else {
         const s = typeof a === 'string' ? a : String(a);
-        const n = Buffer.byteLength(s);
+        const n = this.stringEncoding === 'latin1' ? s.length : Buffer.byteLength(s);
         this.header(0x24, n);
         this.room(n + 2);
-        this.len += this.buf.write(s, this.len, 'utf8');
+        this.len += this.buf.write(s, this.len, this.stringEncoding);
       }
       this.buf[this.len++] = 13;
       this.buf[this.len++] = 10;

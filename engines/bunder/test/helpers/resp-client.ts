@@ -75,6 +75,8 @@ export class RespClient {
     });
     socket.on('close', () => {
       this.closed = true;
+      // Requests that will never be answered get a synthetic error instead of hanging the test.
+      for (const w of this.waiters.splice(0)) w({ t: 'error', v: 'connection closed' });
     });
     socket.on('error', () => {});
   }
