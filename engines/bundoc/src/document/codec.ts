@@ -117,9 +117,8 @@ function reviveTyped(v: Record<string, unknown> | unknown[], depth: number): voi
     const x = v[k];
     if (x === null || typeof x !== 'object') continue;
     const r = revive(x as Record<string, unknown>, depth);
-    if (r === x) continue;
-    // An own "__proto__" field must stay a field, not become the prototype.
-    Object.defineProperty(v, k, { value: r, enumerable: true, writable: true, configurable: true });
+    // JSON.parse made every field an own data property, so this assigns even a field named "__proto__".
+    if (r !== x) v[k] = r;
   }
 }
 
