@@ -1,7 +1,9 @@
 /** Every command bunder implements, gathered for the engine's table. */
+import { bitCommands } from './bits.js';
 import { hashCommands } from './hashes.js';
 import { keyCommands } from './keys.js';
 import { listCommands } from './lists.js';
+import { replicationCommands } from './replication.js';
 import { serverCommands } from './server.js';
 import { setCommands } from './sets.js';
 import { streamCommands } from './streams.js';
@@ -12,10 +14,12 @@ import { zsetCommands } from './zsets.js';
 export const allCommands: readonly CommandSpec[] = [
   ...keyCommands,
   ...stringCommands,
+  ...bitCommands,
   ...listCommands,
   ...hashCommands,
   ...setCommands,
   ...zsetCommands,
   ...streamCommands,
   ...serverCommands,
+  ...replicationCommands,
 ];
