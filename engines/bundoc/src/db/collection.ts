@@ -190,7 +190,13 @@ export class Collection<T extends Document = Document> {
         }
       });
       return this.#write((s) => {
-        for (const enc of encoded) insertEncoded(s, this.name, enc);
+        encoded.forEach((enc, i) => {
+          try {
+            insertEncoded(s, this.name, enc);
+          } catch (e) {
+            throw attribute(e, i);
+          }
+        });
         return { insertedIds: encoded.map((e) => e.id), insertedCount: encoded.length };
       });
     }
