@@ -7,6 +7,7 @@ import type { Client } from './client.js';
 import { allCommands } from './commands/index.js';
 import { Config } from './config.js';
 import { Engine, type KeyspaceEvent } from './engine.js';
+import { HttpFrontend, type HttpOptions } from './http.js';
 import { PersistenceHost } from './persistence/host.js';
 import {
   DoubleReply,
@@ -105,6 +106,7 @@ export class Bunder extends EventEmitter {
   readonly engine: Engine;
   private readonly client: Client;
   private server: RespServer | null = null;
+  private http: HttpFrontend | null = null;
   /** The AOF/RDB files, when the store was opened with a `dir` (null: memory only). */
   readonly persistence: PersistenceHost | null;
   private expiryTimer: NodeJS.Timeout;
@@ -276,6 +278,13 @@ export class Bunder extends EventEmitter {
     return this.server.listen(opts);
   }
 
+  /** Serves the HTTP API (GET/PUT/DELETE /kv/{key}, /keys, POST /cmd, /health, /metrics). */
+  async listenHttp(opts: HttpOptions = {}): Promise<{ port: number; host: string }> {
+    if (this.http) throw new Error('bunder is already serving HTTP');
+    this.http = new HttpFrontend(this.engine, opts);
+    return this.http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  }
+
   override on(event: 'keyspace', listener: (ev: KeyspaceEvent) => void): this;
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
   override on(event: string | symbol, listener: (...args: any[]) => void): this;
@@ -294,6 +303,8 @@ export class Bunder extends EventEmitter {
     clearInterval(this.expiryTimer);
     await this.server?.close();
     this.server = null;
+    await this.http?.close();
+    this.http = null;
     try {
       await this.persistence?.close(mode);
     } finally {

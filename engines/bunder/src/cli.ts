@@ -49,11 +49,18 @@ async function main(): Promise<void> {
   const config: Record<string, string> = {};
   let port = 6379;
   let host = '127.0.0.1';
+  let httpPort: number | null = null;
   const saves: string[] = [];
   for (const [name, value] of all) {
     if (name === 'port') port = Number(value);
     else if (name === 'bind') host = value.split(/\s+/)[0] ?? host;
-    if (name === 'save') saves.push(value);
+    if (name === 'http') {
+      // bunder's own directive: the HTTP API's port, on the same address as RESP
+      httpPort = Number(value);
+      if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+        throw new Error(`--http needs a port number, not '${value}'`);
+      }
+    } else if (name === 'save') saves.push(value);
     else config[name] = value;
   }
   if (saves.length > 0) config.save = saves.join(' ');
@@ -67,6 +74,18 @@ async function main(): Promise<void> {
     process.stderr.write(`bunder-server: cannot listen on ${host}:${port}: ${(e as Error).message}\n`);
     await kv.close();
     process.exit(1);
+  }
+  if (httpPort !== null) {
+    try {
+      const h = await kv.listenHttp({ port: httpPort, host });
+      process.stdout.write(`bunder-server HTTP on ${h.host}:${h.port}\n`);
+    } catch (e) {
+      process.stderr.write(
+        `bunder-server: cannot serve HTTP on ${host}:${httpPort}: ${(e as Error).message}\n`,
+      );
+      await kv.close();
+      process.exit(1);
+    }
   }
   process.stdout.write(`bunder-server ready on ${addr.host}:${addr.port} (pid ${process.pid})\n`);
   let stopping = false;
