@@ -1,4 +1,11 @@
-import { checkId, type Document, decodeDocument, idKey } from '../document/index.js';
+import {
+  checkId,
+  type Document,
+  decodeDocument,
+  idKey,
+  parseTyped,
+  stringifyTyped,
+} from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
 import { compileProjection, type Projector } from '../query/projection.js';
@@ -234,7 +241,8 @@ export function makeToken(doc: Document, orderSpec: Record<string, 1 | -1>): str
     reduced = doc; // overlapping sort paths cannot be projected; keep the whole document
   }
   const body: TokenBody = { v: 1, o: orderSpec, d: reduced };
-  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+  // Typed JSON, so a Date sort value stays a Date (as a string it would compare in the string bracket).
+  return Buffer.from(stringifyTyped(body), 'utf8').toString('base64url');
 }
 
 function decodeToken(token: unknown, orderSpec: Record<string, 1 | -1>): Document {
@@ -242,7 +250,7 @@ function decodeToken(token: unknown, orderSpec: Record<string, 1 | -1>): Documen
     throw new InvalidOptionError('after must be a cursor token string');
   let body: TokenBody;
   try {
-    body = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as TokenBody;
+    body = parseTyped(Buffer.from(token, 'base64url').toString('utf8')) as TokenBody;
   } catch {
     throw new InvalidOptionError('after is not a valid cursor token');
   }

@@ -99,6 +99,18 @@ function inflate(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
+/** JSON text of any value with Dates as `{"$date": ms}` (the codec's JSON layer, e.g. for cursor tokens). */
+export function stringifyTyped(v: unknown): string {
+  return JSON.stringify(v, dateReplacer);
+}
+
+/** Inverse of stringifyTyped; SyntaxError or DocumentDecodeError on text it did not write. */
+export function parseTyped(text: string): unknown {
+  const v: unknown = JSON.parse(text);
+  if (v === null || typeof v !== 'object') return v;
+  return revive(v as Record<string, unknown>, 0);
+}
+
 /** ±8.64e15 ms is the range of a JavaScript Date. */
 const MAX_DATE_MS = 8.64e15;
 

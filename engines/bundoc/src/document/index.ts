@@ -5,6 +5,8 @@ export {
   encodeDocument,
   encodeValidated,
   MAX_DOCUMENT_BYTES,
+  parseTyped,
+  stringifyTyped,
 } from './codec.js';
 export { DocumentDecodeError, DocumentTooLargeError, InvalidDocumentError } from './errors.js';
 export { checkId, type DocId, generateId, idKey, MAX_ID_KEY_BYTES } from './id.js';
