@@ -1,0 +1,148 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { isRetryable, ProcessCluster } from '../src/kv/process-cluster.js';
+import type { NodeId } from '../src/types.js';
+import { tempDir } from './helpers/storage-model.js';
+import { transpileSources } from './helpers/transpile.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Writers that follow the leader: each write goes to the member believed to lead; on NotLeader or a
+ * dead connection the writer looks for the leader again and moves on to a fresh key. Only writes that
+ * were answered OK are recorded as acknowledged.
+ */
+class Writers {
+  readonly acked = new Map<string, string>();
+  private n = 0;
+  private running = true;
+  private leader: NodeId;
+  private readonly loops: Promise<void>[];
+  errors = 0;
+
+  constructor(
+    private readonly cluster: ProcessCluster,
+    leader: NodeId,
+    concurrency: number,
+    private readonly prefix: string,
+  ) {
+    this.leader = leader;
+    this.loops = Array.from({ length: concurrency }, () => this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const key = `${this.prefix}${this.n++}`;
+      const value = `value-of-${key}`;
+      try {
+        await this.cluster.client(this.leader).call({ op: 'put', key, value });
+        this.acked.set(key, value);
+      } catch (err) {
+        if (!isRetryable(err) && !(err instanceof Error && /not running/.test(err.message))) throw err;
+        this.errors++;
+        await sleep(20);
+        this.leader = await this.cluster.leader(15_000).catch(() => this.leader);
+      }
+    }
+  }
+
+  async waitAcked(n: number, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.acked.size < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.acked.size}/${n} writes acknowledged`);
+      await sleep(10);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+}
+
+/** How many acknowledged writes a linearizable read on the leader does not return. */
+async function missingAcked(
+  cluster: ProcessCluster,
+  leader: NodeId,
+  acked: Map<string, string>,
+): Promise<number> {
+  const client = cluster.client(leader);
+  const keys = [...acked.keys()];
+  let missing = 0;
+  for (let i = 0; i < keys.length; i += 64) {
+    const got = await Promise.all(keys.slice(i, i + 64).map((key) => client.call({ op: 'get', key })));
+    got.forEach((r, j) => {
+      if (r.value !== acked.get(keys[i + j]!)) missing++;
+    });
+  }
+  return missing;
+}
+
+t.test(
+  '3 processes over TCP: leader killed, no acknowledged write lost, rejoin by log then by snapshot',
+  async (t) => {
+    const root = tempDir(t, 'raft-cluster-');
+    const cluster = new ProcessCluster({
+      ids: [1, 2, 3],
+      root,
+      script: join(transpileSources(t), 'src/kv/kv-node-main.js'),
+      // a snapshot only after 300 entries, then the log is kept 100 entries behind it
+      node: { tickMs: 20, snapshotEvery: 300, keepEntries: 100, segmentBytes: 64 * 1024 },
+    });
+    t.teardown(() => cluster.stop());
+    const t0 = Date.now();
+    const mark = (what: string) => t.comment(`${Date.now() - t0} ms: ${what}`);
+    await cluster.start();
+    mark('started');
+    const first = await cluster.leader();
+
+    // phase 1: kill -9 the leader while 8 writers are busy
+    const w1 = new Writers(cluster, first, 8, 'a');
+    await w1.waitAcked(60);
+    const killedAt = Date.now();
+    await cluster.kill(first);
+    const second = await cluster.leader(10_000);
+    t.not(second, first, `new leader ${second} elected in ${Date.now() - killedAt} ms`);
+    await w1.waitAcked(w1.acked.size + 60);
+    await w1.stop();
+    t.equal(
+      await missingAcked(cluster, second, w1.acked),
+      0,
+      `all ${w1.acked.size} acknowledged writes are readable`,
+    );
+    mark('phase 1 checked');
+
+    // the old leader restarts and catches up by log (nothing was compacted: fewer than 300 entries)
+    await cluster.restart(first);
+    const lead1 = await cluster.status(second);
+    const back = await cluster.waitApplied(first, lead1.commit);
+    t.equal(back.snapshotsRestored, 0, 'caught up by log, no snapshot installed');
+    const leadNow = await cluster.status(second);
+    t.equal(back.digest, leadNow.digest, 'same state as the leader');
+    t.equal(back.role, 'follower');
+    mark('rejoined by log');
+
+    // phase 2: kill a follower, write past two snapshots so the leader compacts beyond it
+    const leader = await cluster.leader();
+    const follower = cluster.alive().find((id) => id !== leader)!;
+    await cluster.kill(follower);
+    const w2 = new Writers(cluster, leader, 16, 'b');
+    await w2.waitAcked(700, 30_000);
+    await w2.stop();
+    mark('phase 2 written');
+    const ls = await cluster.status(await cluster.leader());
+    t.ok(ls.firstIndex > back.applied, `leader compacted to ${ls.firstIndex}, past the follower`);
+    await cluster.restart(follower);
+    mark('follower restarted');
+    const caught = await cluster.waitApplied(follower, ls.commit);
+    t.ok(caught.snapshotsRestored >= 1, `caught up by snapshot (${caught.snapshotsRestored} installed)`);
+    const final = await cluster.status(await cluster.leader());
+    t.equal(caught.digest, final.digest, 'same state as the leader');
+    const all = new Map([...w1.acked, ...w2.acked]);
+    t.equal(
+      await missingAcked(cluster, await cluster.leader(), all),
+      0,
+      `all ${all.size} acknowledged writes are readable`,
+    );
+  },
+);
