@@ -5,6 +5,8 @@
  */
 import type { Client } from '../client.js';
 import type { Engine } from '../engine.js';
+// Registers the stream converter used by RDB, AOF rewrite and DUMP/RESTORE.
+import '../persistence/stream-codec.js';
 import { E, ErrorReply, err, MapReply, NULL_ARRAY, OK, type Reply, SimpleString } from '../reply.js';
 import {
   ConsumerGroup,
@@ -266,7 +268,7 @@ function xadd(c: Client, argv: string[], e: Engine): Reply {
   const fieldPos = args.idPos + 1;
   const nfields = argv.length - fieldPos;
   if (nfields < 2 || nfields % 2 === 1) return err("ERR wrong number of arguments for 'xadd' command");
-  if (args.id && args.id.seqGiven && isZeroId(args.id.id)) {
+  if (args.id?.seqGiven && isZeroId(args.id.id)) {
     return err('ERR The ID specified in XADD must be greater than 0-0');
   }
   const found = getStream(c, key);
@@ -328,7 +330,7 @@ function xrange(rev: boolean) {
       if (eq(argv[j]!, 'count') && j + 1 < argv.length) {
         const n = parseI64(argv[++j]!);
         if (n === null) return E.NOT_INT;
-        count = n < 0 ? 0 : n;
+        count = Math.max(n, 0);
       } else return E.SYNTAX;
     }
     const s = getStream(c, argv[1]!);
@@ -644,7 +646,7 @@ function parseRead(argv: string[], xreadgroup: boolean): ReadArgs | ErrorReply {
     } else if (eq(o, 'count') && more) {
       const n = parseI64(argv[++i]!);
       if (n === null) return E.NOT_INT;
-      count = n < 0 ? 0 : n;
+      count = Math.max(n, 0);
     } else if (eq(o, 'streams') && more) {
       streamsArg = i + 1;
       if ((argv.length - streamsArg) % 2 !== 0) {
@@ -911,7 +913,7 @@ function xpending(c: Client, argv: string[]): Reply {
     }
     const n = parseI64(argv[at + 2]!);
     if (n === null) return E.NOT_INT;
-    count = n < 0 ? 0 : n;
+    count = Math.max(n, 0);
     const st = parseRangeStart(argv[at]!);
     if (st instanceof ErrorReply) return st;
     const en = parseRangeEnd(argv[at + 1]!);
