@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import t, { type Test } from 'tap';
 import { Bunder } from '../src/index.js';
@@ -140,7 +140,7 @@ t.test(
       // pub/sub through a second connection, as apps do
       const sub = r.duplicate();
       const got = new Promise<[string, string]>((resolve) =>
-        sub.on('message', (ch, msg) => resolve([ch, msg])),
+        sub.on('message', (ch: string, msg: string) => resolve([ch, msg])),
       );
       await sub.subscribe('news');
       results.at(-1)!.push(await r.publish('news', 'hi'), await got);
