@@ -428,7 +428,14 @@ function xsetid(c: Client, argv: string[], e: Engine): Reply {
 // --- consumer groups ---------------------------------------------------------------------------------
 
 /** Looks up a consumer, creating it (with notification) when missing; refreshes its seen time. */
-function lookupOrCreateConsumer(c: Client, e: Engine, key: string, g: ConsumerGroup, name: string) {
+function lookupOrCreateConsumer(
+  c: Client,
+  e: Engine,
+  key: string,
+  g: ConsumerGroup,
+  name: string,
+  prop: string[][],
+) {
   const now = c.db.now;
   let consumer = g.consumers.get(name);
   if (consumer) consumer.seenTime = now;
@@ -436,6 +443,7 @@ function lookupOrCreateConsumer(c: Client, e: Engine, key: string, g: ConsumerGr
     consumer = g.createConsumer(name, now);
     e.dirty++;
     e.notify('t', 'xgroup-createconsumer', key, c.dbIndex);
+    prop.push(['XGROUP', 'CREATECONSUMER', key, g.name, name]);
   }
   return consumer;
 }
@@ -699,7 +707,7 @@ function deliverToGroup(
   noack: boolean,
   prop: string[][],
 ): Reply[] {
-  const consumer = lookupOrCreateConsumer(c, e, key, g, consumerName);
+  const consumer = lookupOrCreateConsumer(c, e, key, g, consumerName, prop);
   const out: Reply[] = [];
   const start = incrId(gt);
   if (!start) return out;
@@ -743,8 +751,9 @@ function consumerHistory(
   name: string,
   gt: StreamID,
   count: number,
+  prop: string[][],
 ): Reply[] {
-  const consumer = lookupOrCreateConsumer(c, e, key, g, name);
+  const consumer = lookupOrCreateConsumer(c, e, key, g, name, prop);
   const out: Reply[] = [];
   const start = incrId(gt);
   if (!start) return out;
@@ -811,7 +820,7 @@ function xread(xreadgroup: boolean) {
       if (a.group !== null) {
         const g = groups[i]!;
         if (cmpId(gt, MAX_ID) !== 0) {
-          served.push([key, consumerHistory(c, e, key, s, g, a.consumer, gt, a.count)]);
+          served.push([key, consumerHistory(c, e, key, s, g, a.consumer, gt, a.count, prop)]);
         } else if (s.length && cmpId(s.lastValidId(), g.lastId) > 0) {
           served.push([key, deliverToGroup(c, key, s, g, a.consumer, e, g.lastId, a.count, a.noack, prop)]);
         } else continue; // Redis 7.0 creates the consumer only when it serves it
@@ -1025,7 +1034,7 @@ function xclaim(c: Client, argv: string[], e: Engine): Reply {
     }
     if (!nack) continue;
     if (nack.consumer && minIdle && now - nack.deliveryTime < minIdle) continue;
-    consumer ??= lookupOrCreateConsumer(c, e, key, g, argv[3]!);
+    consumer ??= lookupOrCreateConsumer(c, e, key, g, argv[3]!, prop);
     if (nack.consumer !== consumer) nack.consumer?.pel.delete(id);
     nack.deliveryTime = deliveryTime;
     if (retryCount >= 0) nack.deliveryCount = retryCount;
@@ -1099,7 +1108,7 @@ function xautoclaim(c: Client, argv: string[], e: Engine): Reply {
       continue;
     }
     if (minIdle && now - nack.deliveryTime < minIdle) continue;
-    consumer ??= lookupOrCreateConsumer(c, e, key, g, argv[3]!);
+    consumer ??= lookupOrCreateConsumer(c, e, key, g, argv[3]!, prop);
     if (nack.consumer !== consumer) nack.consumer?.pel.delete(id);
     nack.deliveryTime = now;
     if (!justId) nack.deliveryCount++;
