@@ -10,6 +10,7 @@ import {
 import { DocumentDecodeError, DocumentTooLargeError, InvalidDocumentError } from '../src/document/errors.js';
 import { checkId, generateId, idKey, MAX_ID_KEY_BYTES } from '../src/document/id.js';
 import { lz4Compress, lz4Decompress } from '../src/document/lz4.js';
+import { validateThoroughly, validateValue } from '../src/document/validate.js';
 import { encodeKey } from '../src/keys/encode.js';
 
 const stress = process.env.BUNBASE_STRESS === '1';
@@ -211,6 +212,67 @@ t.test('validation errors name the path', async (t) => {
   let deep: Record<string, unknown> = {};
   for (let i = 0; i < 100; i++) deep = { d: deep };
   t.throws(() => encodeDocument(deep), { message: /deeper than 100/ });
+});
+
+t.test('the fast validation pre-check agrees with the thorough walk', async (t) => {
+  // Values with good and bad leaves, bad field names, holes, cycles and deep nesting mixed in.
+  const leaf = fc.oneof(
+    scalar,
+    fc.constantFrom<unknown>(
+      undefined,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      () => 1,
+      Symbol('s'),
+      1n,
+      new Map(),
+      new Date(Number.NaN),
+      Object.create(Date.prototype),
+      /re/,
+    ),
+  );
+  const badKey = fc.constantFrom('$x', 'a.b', 'a\0', '$date');
+  const { v } = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, leaf, tie('arr'), tie('obj')),
+    arr: fc.tuple(fc.array(tie('v'), { maxLength: 3 }), fc.boolean()).map(([a, hole]) => {
+      if (hole) a[a.length + 1] = 1;
+      return a;
+    }),
+    obj: fc
+      .tuple(
+        fc.dictionary(fc.oneof(fieldName, badKey), tie('v'), { maxKeys: 3 }),
+        fc.constantFrom('none', 'cycle', 'symbol', 'deep'),
+      )
+      .map(([o, extra]) => {
+        const x = o as Record<string | symbol, unknown>;
+        if (extra === 'cycle') x.self = x;
+        if (extra === 'symbol') x[Symbol('k')] = 1;
+        if (extra === 'deep') {
+          let d: Record<string, unknown> = { x };
+          for (let i = 0; i < 100; i++) d = { d };
+          return d;
+        }
+        return x;
+      }),
+  }));
+  let bad = 0;
+  fc.assert(
+    fc.property(v, (value) => {
+      const outcome = (f: () => unknown) => {
+        try {
+          return `ok ${JSON.stringify(f())}`;
+        } catch (e) {
+          return `${(e as Error).name} ${(e as Error).message}`;
+        }
+      };
+      const fast = outcome(() => validateValue(value));
+      const slow = outcome(() => validateThoroughly(value));
+      if (!fast.startsWith('ok')) bad++;
+      expect(fast === slow, `pre-check says ${fast}, the walk ${slow}`);
+    }),
+    params(3000),
+  );
+  t.ok(bad > 500, `${bad} invalid values refused alike`);
 });
 
 t.test('corrupt or foreign bytes raise DocumentDecodeError, never something else', async (t) => {

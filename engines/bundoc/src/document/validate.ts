@@ -21,8 +21,76 @@ export function validateValue(
   path = '',
   info: ValidationInfo = { hasDates: false },
 ): ValidationInfo {
+  const quick = quickCheck(value, 0);
+  if (quick !== BAD) {
+    if (quick === DATES) info.hasDates = true;
+    return info;
+  }
+  walk(value, path, 0, new Set(), info); // throws, naming the path
+  return info;
+}
+
+/** validateValue without the fast pre-check (what it falls back to); exported for tests. */
+export function validateThoroughly(value: unknown, path = ''): ValidationInfo {
+  const info = { hasDates: false };
   walk(value, path, 0, new Set(), info);
   return info;
+}
+
+const OK = 0;
+const DATES = 1;
+const BAD = 2;
+
+/**
+ * The common case fast: no path strings, no cycle set (a cycle runs into the depth limit). At least as
+ * strict as `walk`, which runs when this says BAD, to find and name the problem.
+ */
+function quickCheck(v: unknown, depth: number): number {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return OK;
+    case 'number':
+      return Number.isFinite(v) ? OK : BAD;
+    case 'object':
+      break;
+    default:
+      return BAD;
+  }
+  if (v === null) return OK;
+  if (depth >= MAX_DEPTH) return BAD;
+  let r = OK;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) return BAD;
+      const x = quickCheck(v[i], depth + 1);
+      if (x === BAD) return BAD;
+      r |= x;
+    }
+    return r;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return Number.isNaN(dateTime(v)) ? BAD : DATES;
+  if (Object.getOwnPropertySymbols(v).length > 0) return BAD;
+  const o = v as Record<string, unknown>;
+  // for-in also visits inherited enumerable keys (a polluted prototype): stricter, never laxer.
+  for (const k in o) {
+    if (k.charCodeAt(0) === 0x24 || k.indexOf('.') !== -1 || k.indexOf('\0') !== -1) return BAD;
+    const x = quickCheck(o[k], depth + 1);
+    if (x === BAD) return BAD;
+    r |= x;
+  }
+  return r;
+}
+
+/** The time of a real Date, NaN for anything else (including objects that only inherit from Date). */
+function dateTime(v: unknown): number {
+  if (!(v instanceof Date)) return Number.NaN;
+  try {
+    return v.getTime();
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** validateValue for a top-level document: it must be a plain object. */
@@ -63,7 +131,7 @@ function walk(v: unknown, path: string, depth: number, ancestors: Set<object>, i
   }
   if (v === null) return;
   if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) throw new InvalidDocumentError(path, 'invalid Date');
+    if (Number.isNaN(dateTime(v))) throw new InvalidDocumentError(path, 'invalid Date');
     info.hasDates = true;
     return;
   }
