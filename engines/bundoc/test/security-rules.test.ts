@@ -44,6 +44,11 @@ t.test('bad rules are rejected at compile time, naming the rule and the problem'
   rejects(t, 'request.time.seconds == 1', /cannot select field "seconds" on a value of type timestamp/);
   rejects(t, 'request.auth.uid ? true : false', /condition of \?: must be a bool/);
   rejects(t, 'request.auth.uid && true', /operand of && must be a bool/);
+  rejects(
+    t,
+    "(request.time > request.time ? 1 : 'one') == 1",
+    /branches of \?: have different types \(int and string\)/,
+  );
   rejects(t, 'resource.data.tags.all(i, v, v > 0)', /unknown function "all"/);
   rejects(t, 'google.protobuf.Duration{seconds: 1} == null', /building messages/);
   rejects(t, '[1, 2][?0] == 1', /syntax error|optional/);

@@ -99,6 +99,22 @@ function same(a: Ty, b: Ty): boolean {
   }
 }
 
+/** True when a value of type `t` may hold parts whose type is only known at run time. */
+export function containsDyn(t: Ty): boolean {
+  switch (t.k) {
+    case 'dyn':
+      return true;
+    case 'list':
+      return containsDyn(t.e);
+    case 'map':
+      return containsDyn(t.key) || containsDyn(t.val);
+    case 'rec':
+      return Object.values(t.fields).some(containsDyn);
+    default:
+      return false;
+  }
+}
+
 function join(a: Ty, b: Ty): Ty {
   return same(a, b) ? a : DYN;
 }
@@ -161,6 +177,8 @@ export function checkExpr(
   vars: { readonly [name: string]: Ty },
   env: CelEnv,
   positions: { [id: string]: number },
+  /** Called with the type of every sub-expression (tests use it to find expressions that are fully static). */
+  trace?: (t: Ty) => void,
 ): Ty {
   const overloads = new Map<string, Overload[] | null>();
   const lookup = (name: string): Overload[] | null => {
@@ -184,6 +202,12 @@ export function checkExpr(
   };
 
   const check = (e: Expr, scope: ReadonlyMap<string, Ty>, depth: number): Ty => {
+    const t = checkNode(e, scope, depth);
+    trace?.(t);
+    return t;
+  };
+
+  const checkNode = (e: Expr, scope: ReadonlyMap<string, Ty>, depth: number): Ty => {
     if (depth > MAX_DEPTH) fail(e, `the expression is nested deeper than ${MAX_DEPTH} levels`);
     const d = depth + 1;
     const k = e.exprKind;
@@ -341,7 +365,12 @@ export function checkExpr(
       case '_?_:_': {
         if (args.length !== 3) return fail(e, 'malformed conditional');
         expectBool(call.args[0]!, args[0]!, 'the condition of ?:');
-        return join(args[1]!, args[2]!);
+        const [a, b] = [args[1]!, args[2]!];
+        // As in CEL, both branches must have one type unless one of them is only known at run time.
+        if (!same(a, b) && !containsDyn(a) && !containsDyn(b)) {
+          fail(e, `the branches of ?: have different types (${typeName(a)} and ${typeName(b)})`);
+        }
+        return join(a, b);
       }
       case '_[_]': {
         if (args.length !== 2) return fail(e, 'malformed index');
