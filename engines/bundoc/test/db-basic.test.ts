@@ -465,3 +465,71 @@ t.test('createCollection options that are not implemented are refused, not ignor
   await db.createCollection('s');
   t.same(db.listCollections(), ['s']);
 });
+
+t.test('Dates are typed values end to end: queries, sorts, indexes, updates, keyset pages', async (t) => {
+  const { db } = await openDb(t);
+  const c = db.collection('events');
+  const day = (d: number) => new Date(Date.UTC(2024, 0, d));
+  await c.insertMany([
+    { _id: 1, at: day(3), label: 'c' },
+    { _id: 2, at: day(1), label: 'a' },
+    { _id: 3, at: '2024-01-02T00:00:00.000Z', label: 'string, not a date' },
+    { _id: 4, at: day(2), label: 'b' },
+  ]);
+  const ids = async (filter: Record<string, unknown>, sort?: Record<string, 1 | -1>) =>
+    (await c.find(filter, sort ? { sort } : {}).toArray()).map((d) => d._id);
+  t.same(await ids({ at: { $gt: day(1) } }, { at: 1 }), [4, 1], 'a Date range matches Dates only');
+  t.same(await ids({ at: day(2) }), [4]);
+  t.same(await ids({ at: { $type: 'date' } }, { _id: 1 }), [1, 2, 4]);
+  t.same(await ids({ at: { $type: 'string' } }), [3]);
+  t.same(await ids({}, { at: 1 }), [3, 2, 4, 1], 'strings sort before dates');
+  await c.createIndex({ at: 1 });
+  t.same(await ids({ at: { $gte: day(2) } }, { at: -1 }), [1, 4], 'same through the index');
+  const page1 = c.find({}, { sort: { at: 1 }, limit: 2 });
+  t.same(
+    (await page1.toArray()).map((d) => d._id),
+    [3, 2],
+  );
+  const page2 = await c.find({}, { sort: { at: 1 }, after: page1.token }).toArray();
+  t.same(
+    page2.map((d) => d._id),
+    [4, 1],
+    'a keyset token keeps the Date it ends on',
+  );
+  const before = Date.now();
+  await c.updateOne({ _id: 3 }, { $currentDate: { at: true }, $set: { label: 'now' } });
+  const now = (await c.get(3))?.at;
+  t.type(now, Date, '$currentDate writes a Date');
+  t.ok((now as Date).getTime() >= before);
+  t.same(await ids({ at: { $gt: day(5) } }), [3], 'and the index sees it');
+  await c.updateOne({ _id: 2 }, { $max: { at: day(9) } });
+  t.same((await c.get(2))?.at, day(9));
+  t.same(await c.distinct('at', { _id: { $in: [1, 2] } }), [day(3), day(9)]);
+});
+
+t.test('a document mutated after insertOne() is stored and indexed as it was at the call', async (t) => {
+  const { db } = await openDb(t);
+  const c = db.collection('c');
+  await c.insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i, v: i })));
+  // An index build holds the schema lock, so these inserts wait, and the caller changes the objects.
+  const build = c.createIndex({ v: 1 });
+  const docs = Array.from({ length: 20 }, (_, i) => ({ _id: 1000 + i, v: -1 - i, nested: { w: i } }));
+  const inserts = docs.map((d) => c.insertOne(d));
+  const batch = { _id: 2000, v: -100 };
+  const many = c.insertMany([batch]);
+  for (const d of docs) {
+    d.v = 5000;
+    d.nested.w = 5000;
+  }
+  batch.v = 5000;
+  await Promise.all([build, ...inserts, many]);
+  t.equal(await c.countDocuments({ v: 5000 }), 0, 'nothing stored with the later value');
+  t.equal((await c.find({ v: 5000 }).explain()).plan, 'IXSCAN');
+  const viaIndex = await c.find({ v: { $lt: 0 } }, { sort: { v: 1 } }).toArray();
+  t.same(
+    viaIndex.map((d) => d._id),
+    [2000, ...docs.map((d) => d._id).reverse()],
+    'index keys are the values at the call',
+  );
+  t.same(await c.get(1003), { _id: 1003, v: -4, nested: { w: 3 } });
+});
