@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { isRetryable, ProcessCluster } from '../src/kv/process-cluster.js';
+import {
+  checkOperations,
+  type KvInput,
+  type KvOutput,
+  kvModel,
+  type Operation,
+} from '../src/linearizability.js';
 import type { NodeId } from '../src/types.js';
 import { tempDir } from './helpers/storage-model.js';
 import { transpileSources } from './helpers/transpile.js';
@@ -60,6 +67,62 @@ class Writers {
   }
 }
 
+/**
+ * Clients doing puts and linearizable gets on a few shared keys, recording a history for the
+ * linearizability checker. Times are this process's clock; a put that failed may still have taken
+ * effect (its return is Infinity); a failed get is left out (it observed nothing).
+ */
+class RegisterClients {
+  readonly history: Operation<KvInput, KvOutput>[] = [];
+  private running = true;
+  private leader: NodeId;
+  private n = 0;
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly cluster: ProcessCluster,
+    leader: NodeId,
+    clients: number,
+  ) {
+    this.leader = leader;
+    this.loops = Array.from({ length: clients }, (_, c) => this.loop(c));
+  }
+
+  private async loop(c: number): Promise<void> {
+    for (let i = 0; this.running; i++) {
+      const key = `r${(i + c) % 3}`;
+      const isPut = i % 2 === 0;
+      this.n++;
+      const input: KvInput = isPut ? { kind: 'put', key, value: `c${c}-${this.n}` } : { kind: 'get', key };
+      const call = performance.now();
+      try {
+        const client = this.cluster.client(this.leader);
+        const r =
+          input.kind === 'put'
+            ? await client.call({ op: 'put', key, value: input.value })
+            : await client.call({ op: 'get', key });
+        this.history.push({
+          input,
+          output: input.kind === 'get' ? (r.value ?? null) : null,
+          call,
+          return: performance.now(),
+        });
+      } catch (err) {
+        if (!isRetryable(err) && !(err instanceof Error && /not running/.test(err.message))) throw err;
+        if (input.kind === 'put')
+          this.history.push({ input, output: null, call, return: Number.POSITIVE_INFINITY });
+        await sleep(20);
+        this.leader = await this.cluster.leader(15_000).catch(() => this.leader);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+}
+
 /** How many acknowledged writes a linearizable read on the leader does not return. */
 async function missingAcked(
   cluster: ProcessCluster,
@@ -98,6 +161,7 @@ t.test(
 
     // phase 1: kill -9 the leader while 8 writers are busy
     const w1 = new Writers(cluster, first, 8, 'a');
+    const registers = new RegisterClients(cluster, first, 4);
     await w1.waitAcked(60);
     const killedAt = Date.now();
     await cluster.kill(first);
@@ -105,6 +169,19 @@ t.test(
     t.not(second, first, `new leader ${second} elected in ${Date.now() - killedAt} ms`);
     await w1.waitAcked(w1.acked.size + 60);
     await w1.stop();
+    await registers.stop();
+    const gets = registers.history.filter((o) => o.input.kind === 'get').length;
+    t.ok(gets > 20, `${registers.history.length} register operations (${gets} gets) recorded`);
+    t.equal(
+      checkOperations(kvModel, registers.history, { timeoutMs: 20_000 }),
+      'ok',
+      'the register history is linearizable',
+    );
+    // the same history with one read answered wrongly must be caught
+    const forged = registers.history.map((o) => o);
+    const at = forged.findIndex((o) => o.input.kind === 'get');
+    if (at >= 0) forged[at] = { ...forged[at]!, output: 'never-written' };
+    t.equal(checkOperations(kvModel, forged, { timeoutMs: 20_000 }), 'illegal', 'a forged read is caught');
     t.equal(
       await missingAcked(cluster, second, w1.acked),
       0,
