@@ -1,4 +1,5 @@
 import t from 'tap';
+import { CompileCache } from '../src/security/compile-cache.js';
 import { InvalidSchemaError, SchemaValidationError } from '../src/security/errors.js';
 import { compileSchema, MAX_SCHEMA_ISSUES } from '../src/security/schema.js';
 import { isDate, isDateTime } from '../src/security/schema-formats.js';
@@ -221,4 +222,30 @@ t.test('issues are bounded', async (t) => {
   t.equal(r?.issues.length, MAX_SCHEMA_ISSUES);
   t.equal(r?.truncated, true);
   t.throws(() => s.validate(doc), /; …$/);
+});
+
+t.test('compiled forms are cached by source text, bounded, least recently used evicted', async (t) => {
+  const c = new CompileCache<number>(2);
+  let builds = 0;
+  const get = (k: string) => c.get(k, () => ++builds);
+  t.equal(get('a'), 1);
+  t.equal(get('b'), 2);
+  t.equal(get('a'), 1, 'hit');
+  t.equal(get('c'), 3, 'evicts b, the least recently used');
+  t.equal(c.size, 2);
+  t.equal(get('a'), 1, 'a survived');
+  t.equal(get('b'), 4, 'b was rebuilt');
+  t.throws(() =>
+    c.get('bad', () => {
+      throw new Error('no');
+    }),
+  );
+  t.equal(get('bad'), 5, 'failures are not cached');
+  // The same schema in two collections: one compile, each keeps its own collection name and references.
+  const schema = { properties: { u: { 'x-bundoc-ref': { collection: 'users' } } } };
+  const a = compileSchema('a', schema);
+  const b = compileSchema('b', schema);
+  t.equal(a.references[0]?.from, 'a');
+  t.equal(b.references[0]?.from, 'b');
+  t.throws(() => b.validate({ u: {} }), { code: 'SCHEMA_VALIDATION', collection: 'b' });
 });

@@ -129,7 +129,11 @@ export class CollectionSecurity {
     this.validateUpdate(before, after);
   }
 
-  /** Before deleting `doc`: rules `delete`/`write`. Documents a cascade deletes are checked by the caller too. */
+  /**
+   * Before deleting `doc`: rules `delete`/`write`. Only the documents the caller asked to delete are
+   * checked: cascades and setNull are integrity actions declared by the schema and run without the
+   * referencing collections' rules (as SQL's ON DELETE CASCADE runs without the caller's privileges).
+   */
   checkDelete(doc: unknown, ctx?: AuthContext): void {
     this.#authorize('delete', ctx, doc, null, doc);
   }

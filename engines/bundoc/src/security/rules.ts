@@ -15,6 +15,7 @@ import { type CelEnv, type CelInput, celEnv, isCelError, parse, plan } from '@bu
 import { strings } from '@bufbuild/cel/ext';
 import { CelCheckError, checkExpr, DYN, mapOf, rec, TIMESTAMP_T, type Ty, typeName } from './cel-check.js';
 import { celTimestamp, toCel } from './cel-values.js';
+import { CompileCache } from './compile-cache.js';
 import type { AuthInfo } from './context.js';
 import { InvalidRuleError, type RuleOp } from './errors.js';
 
@@ -90,10 +91,17 @@ export function compileRules(spec: RulesSpec): CompiledRules {
   };
 }
 
-/** Parses, type-checks and plans one rule. */
+/** Compiled rules by source text; the name only appears in errors, and failures are not cached. */
+const compiledRules = new CompileCache<Program>(1024);
+
+/** Parses, type-checks and plans one rule (or reuses the compiled form of the same text). */
 export function compileRule(name: string, text: unknown): Program {
   if (typeof text !== 'string')
     throw new InvalidRuleError(name, 'a rule must be a string (a CEL expression)');
+  return compiledRules.get(text, () => compileText(name, text));
+}
+
+function compileText(name: string, text: string): Program {
   if (text.length > MAX_RULE_LENGTH) {
     throw new InvalidRuleError(
       name,

@@ -10,6 +10,7 @@
  * Supported formats: see schema-formats.ts; other formats are rejected at set time.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { CompileCache } from './compile-cache.js';
 import { InvalidSchemaError, type SchemaIssue, SchemaValidationError } from './errors.js';
 import { parseReference, REF_KEYWORD, type ReferenceEdge } from './references.js';
 import { FORMATS } from './schema-formats.js';
@@ -43,6 +44,9 @@ export interface CompiledSchema {
   /** Throws SchemaValidationError when `doc` is invalid. */
   validate(doc: unknown): void;
 }
+
+/** Compiled validators by schema text (after bundoc's rewrite); failures are not cached. */
+const validators = new CompileCache<ValidateFunction>(512);
 
 function isValidDate(v: unknown): boolean {
   return v instanceof Date && !Number.isNaN(v.getTime());
@@ -127,15 +131,16 @@ export function compileSchema(collection: string, schema: unknown): CompiledSche
     const object = t === 'object' || (Array.isArray(t) && t.includes('object'));
     if (object && !Object.hasOwn(sub, DATE_KEYWORD)) sub[NOT_DATE_KEYWORD] = true;
   });
-  const a = ajv();
-  let fn: ValidateFunction;
-  try {
-    fn = a.compile(compiled);
-  } catch (e) {
-    throw new InvalidSchemaError(describeCompileError(e), { cause: e });
-  } finally {
-    a.removeSchema(compiled);
-  }
+  const fn = validators.get(JSON.stringify(compiled), () => {
+    const a = ajv();
+    try {
+      return a.compile(compiled);
+    } catch (e) {
+      throw new InvalidSchemaError(describeCompileError(e), { cause: e });
+    } finally {
+      a.removeSchema(compiled);
+    }
+  });
   const check = (doc: unknown): SchemaCheck | null => {
     if (fn(doc)) return null;
     const errors = fn.errors ?? [];
