@@ -213,6 +213,27 @@ t.test('fail closed: evaluation errors and non-bool results deny, with a reason'
   t.equal(decide({ read: 'resource.data.nope == 1 && false' }, 'read', { stored: {} }).allowed, false);
 });
 
+t.test('macros and functions listed in SECURITY.md evaluate', async (t) => {
+  const stored = { tags: ['a', 'b'], email: 'ada@example.org', name: '  Ada ' };
+  for (const rule of [
+    'resource.data.tags.all(t, t in ["a", "b"])',
+    'resource.data.tags.exists(t, t == "b")',
+    'resource.data.tags.exists_one(t, t == "a")',
+    'resource.data.tags.filter(t, t != "a").size() == 1',
+    'resource.data.tags.map(t, t + "!")[0] == "a!"',
+    'resource.data.email.matches("^[a-z]+@")',
+    'resource.data.email.endsWith(".org") && resource.data.email.contains("@")',
+    'resource.data.name.trim().lowerAscii() == "ada"',
+    'resource.data.email.split("@")[1] == "example.org"',
+    'resource.data.email.substring(0, 3).upperAscii() == "ADA"',
+    'resource.data.tags.join(",") == "a,b"',
+    'size(resource.data.tags) == 2 && resource.data.tags.size() == 2',
+    'string(size(resource.data.tags)) == "2"',
+  ]) {
+    t.equal(decide({ read: rule }, 'read', { stored }).allowed, true, rule);
+  }
+});
+
 t.test('request.method names the operation', async (t) => {
   const rules = { write: 'request.method == "update"' };
   t.equal(decide(rules, 'update', { stored: {}, incoming: {} }).allowed, true);
