@@ -184,4 +184,9 @@ t.test('range seeks stay fast on a large stream', async (t) => {
   t.equal(seen, 40_000);
   t.ok(ms < 2000, `20k seeks into ${n} entries took ${ms.toFixed(0)} ms`);
   t.equal(s.nodeCount, n / 100, 'nodes hold 100 entries each');
+  const trimStart = performance.now();
+  const removed = s.trim({ strategy: 'maxlen', maxlen: 10, minid: MIN_ID, approx: false, limit: 0 });
+  t.equal(removed, n - 10);
+  t.equal(s.length, 10);
+  t.ok(performance.now() - trimStart < 500, 'trimming 2000 nodes at once is linear');
 });

@@ -469,9 +469,11 @@ export class Stream {
   /** streamTrim: MAXLEN or MINID, exact or approximate (whole nodes only), bounded by `limit`. */
   trim(args: TrimArgs): number {
     let deleted = 0;
-    while (this.nodes.length > 0) {
+    // Whole nodes removed from the head so far (spliced out once at the end: O(nodes), not O(nodes²)).
+    let dropped = 0;
+    while (dropped < this.nodes.length) {
       if (args.strategy === 'maxlen' && this.length <= args.maxlen) break;
-      const node = this.nodes[0]!;
+      const node = this.nodes[dropped]!;
       const entries = node.live;
       if (args.limit && deleted + entries > args.limit) break;
       const removeNode =
@@ -479,7 +481,7 @@ export class Stream {
           ? this.length - entries >= args.maxlen
           : cmpId(node.lastId, args.minid) < 0;
       if (removeNode) {
-        this.nodes.shift();
+        dropped++;
         this.length -= entries;
         deleted += entries;
         continue;
@@ -499,6 +501,7 @@ export class Stream {
       deleted += fromNode;
       break;
     }
+    if (dropped > 0) this.nodes.splice(0, dropped);
     this.firstId = this.length === 0 ? MIN_ID : (this.edge(true)?.id ?? MIN_ID);
     return deleted;
   }
