@@ -34,9 +34,47 @@ export function encodeDocument(doc: unknown): Uint8Array {
   return encodeValidated(doc as Document, info.hasDates);
 }
 
-function dateReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
-  const raw = this[key]; // `value` already went through Date.prototype.toJSON
-  return raw instanceof Date ? { $date: raw.getTime() } : value;
+/**
+ * The value with every Date replaced by its `{ $date: ms }` wrapper, copying only the objects and arrays
+ * on the way to a Date (the rest is shared). Native JSON.stringify of the result is several times faster
+ * than a replacer function, which also pays for Date.prototype.toJSON on every Date.
+ */
+function liftDates(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Date) return { $date: v.getTime() };
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      const y = liftDates(x);
+      if (y !== x) {
+        out ??= v.slice();
+        out[i] = y;
+      }
+    }
+    return out ?? v;
+  }
+  const o = v as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    const y = liftDates(x);
+    if (y !== x) {
+      out ??= copyObject(o);
+      out[k] = y; // an own data property after the copy, even for "__proto__"
+    }
+  }
+  return out ?? o;
+}
+
+function copyObject(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    if (k === '__proto__') {
+      Object.defineProperty(out, k, { value: o[k], enumerable: true, writable: true, configurable: true });
+    } else out[k] = o[k];
+  }
+  return out;
 }
 
 /**
@@ -46,7 +84,7 @@ function dateReplacer(this: Record<string, unknown>, key: string, value: unknown
 export function encodeValidated(doc: Document, hasDates: boolean): Uint8Array {
   let json: string;
   try {
-    json = hasDates ? JSON.stringify(doc, dateReplacer) : JSON.stringify(doc);
+    json = JSON.stringify(hasDates ? liftDates(doc) : doc);
   } catch (e) {
     // Only a string beyond V8's maximum length fails here: validation ruled out everything else.
     if (e instanceof RangeError) throw new DocumentTooLargeError(undefined, MAX_DOCUMENT_BYTES);
@@ -101,7 +139,7 @@ function inflate(bytes: Uint8Array): Uint8Array {
 
 /** JSON text of any value with Dates as `{"$date": ms}` (the codec's JSON layer, e.g. for cursor tokens). */
 export function stringifyTyped(v: unknown): string {
-  return JSON.stringify(v, dateReplacer);
+  return JSON.stringify(liftDates(v));
 }
 
 /** Inverse of stringifyTyped; SyntaxError or DocumentDecodeError on text it did not write. */
