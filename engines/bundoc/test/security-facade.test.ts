@@ -192,10 +192,38 @@ t.test('auth contexts are checked', async (t) => {
     { auth: { uid: 'a', claims: [] } },
     { auth: null, admin: 'yes' },
     { auth: undefined },
+    { auth: { uid: 'a', claims: { f: () => 1 } } },
+    { auth: { uid: 'a', claims: { n: Number.NaN } } },
+    { auth: { uid: 'a', claims: { deep: { list: [1, { d: new Date(Number.NaN) }] } } } },
+    { auth: { uid: 'a', claims: { m: new Map() } } },
+    { auth: { uid: 'a', claims: { u: undefined } } },
   ]) {
     t.throws(() => s.checkRead(doc, bad as AuthContext), InvalidAuthContextError, JSON.stringify(bad));
     t.throws(() => s.canList(bad as AuthContext, doc), InvalidAuthContextError);
   }
+});
+
+t.test('claims with Dates and nesting are accepted; cyclic claims are rejected', async (t) => {
+  const s = CollectionSecurity.compile(
+    'c',
+    { rules: { read: 'request.auth.claims.org.since < request.time' } },
+    { now: () => NOW },
+  );
+  const ctx = { auth: { uid: 'a', claims: { org: { since: new Date(0), ids: [1, 'x', null] } } } };
+  t.equal(s.canRead({}, ctx), true);
+  t.equal(s.canRead({}, ctx), true, 'second use of the same context');
+  const cyclic: { [k: string]: unknown } = {};
+  cyclic.self = cyclic;
+  t.throws(() => s.canRead({}, { auth: { uid: 'a', claims: cyclic } }), /nested deeper/);
+});
+
+t.test('a "__proto__" property in a schema is refused (ajv would silently skip it)', async (t) => {
+  const schema = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}}}');
+  t.throws(() => CollectionSecurity.compile('c', { schema }), InvalidSchemaError);
+  t.throws(() => CollectionSecurity.compile('c', { schema: { required: ['__proto__'] } }), /__proto__/);
+  // Elsewhere a "__proto__" key is copied as data, not used as a prototype.
+  const other = CollectionSecurity.compile('c', { schema: JSON.parse('{"default":{"__proto__":1}}') });
+  t.same(Object.keys(other.spec.schema?.default as object), ['__proto__']);
 });
 
 t.test('audit: a throwing or rejecting hook never breaks the operation', async (t) => {

@@ -19,11 +19,21 @@ export interface AuthContext {
 
 export const MAX_UID_LENGTH = 1024;
 
+/** Claims nesting limit. */
+export const MAX_CLAIMS_DEPTH = 32;
+
 const ANONYMOUS: AuthContext = Object.freeze({ auth: null, admin: false });
+
+/*
+ * Contexts already checked: a query checks the same context against every document it returns, and
+ * the claims walk need not repeat. (A context mutated after its first use is not re-checked.)
+ */
+const checked = new WeakSet<object>();
 
 /** Checks the shape of `ctx` (undefined = anonymous); throws InvalidAuthContextError. */
 export function checkAuthContext(ctx: unknown): AuthContext {
   if (ctx === undefined) return ANONYMOUS;
+  if (typeof ctx === 'object' && ctx !== null && checked.has(ctx)) return ctx as AuthContext;
   if (!isPlainObject(ctx)) throw new InvalidAuthContextError('it must be an object { auth, admin? }');
   for (const k of Object.keys(ctx)) {
     if (k !== 'auth' && k !== 'admin') throw new InvalidAuthContextError(`unknown key "${k}"`);
@@ -43,9 +53,41 @@ export function checkAuthContext(ctx: unknown): AuthContext {
         `"auth.uid" must be a non-empty string of at most ${MAX_UID_LENGTH} characters`,
       );
     }
-    if (auth.claims !== undefined && !isPlainObject(auth.claims)) {
-      throw new InvalidAuthContextError('"auth.claims" must be an object');
+    if (auth.claims !== undefined) {
+      if (!isPlainObject(auth.claims)) throw new InvalidAuthContextError('"auth.claims" must be an object');
+      checkClaim(auth.claims, 'auth.claims', 0);
     }
   }
+  checked.add(ctx);
   return ctx as unknown as AuthContext;
+}
+
+/** Claims become CEL values: JSON values and valid Dates only. Depth-limited, so cycles end too. */
+function checkClaim(v: unknown, path: string, depth: number): void {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(v)) throw new InvalidAuthContextError(`"${path}" is ${v}, not a finite number`);
+      return;
+    case 'object':
+      break;
+    default:
+      throw new InvalidAuthContextError(`"${path}" is a ${typeof v}, not a JSON value`);
+  }
+  if (v === null) return;
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new InvalidAuthContextError(`"${path}" is an invalid Date`);
+    return;
+  }
+  if (depth >= MAX_CLAIMS_DEPTH) {
+    throw new InvalidAuthContextError(`"auth.claims" is nested deeper than ${MAX_CLAIMS_DEPTH} levels`);
+  }
+  if (Array.isArray(v)) {
+    v.forEach((e, i) => checkClaim(e, `${path}.${i}`, depth + 1));
+    return;
+  }
+  if (!isPlainObject(v)) throw new InvalidAuthContextError(`"${path}" is not a plain object`);
+  for (const [k, x] of Object.entries(v)) checkClaim(x, `${path}.${k}`, depth + 1);
 }

@@ -127,6 +127,12 @@ export function compileSchema(collection: string, schema: unknown): CompiledSche
     if (Object.hasOwn(sub, '$async'))
       throw new InvalidSchemaError('asynchronous schemas ($async) are not supported');
     if (Object.hasOwn(sub, REF_KEYWORD)) references.push(parseReference(collection, sub, steps));
+    // ajv skips a property named __proto__ (prototype-pollution guard): refuse rather than not check it.
+    const props = sub.properties;
+    const named = typeof props === 'object' && props !== null && Object.hasOwn(props, '__proto__');
+    if (named || (Array.isArray(sub.required) && sub.required.includes('__proto__'))) {
+      throw new InvalidSchemaError('a property named "__proto__" cannot be validated (ajv ignores it)');
+    }
     const t = sub.type;
     const object = t === 'object' || (Array.isArray(t) && t.includes('object'));
     if (object && !Object.hasOwn(sub, DATE_KEYWORD)) sub[NOT_DATE_KEYWORD] = true;
@@ -193,7 +199,15 @@ function copyJson(v: unknown, path: string, depth: number): unknown {
   if (depth >= MAX_SCHEMA_DEPTH)
     throw new InvalidSchemaError(`it is nested deeper than ${MAX_SCHEMA_DEPTH} levels`);
   const out: { [k: string]: unknown } = {};
-  for (const [k, x] of Object.entries(v)) out[k] = copyJson(x, `${path}/${k}`, depth + 1);
+  for (const [k, x] of Object.entries(v)) {
+    // defineProperty: a "__proto__" key is data here, not the prototype setter.
+    Object.defineProperty(out, k, {
+      value: copyJson(x, `${path}/${k}`, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return out;
 }
 
