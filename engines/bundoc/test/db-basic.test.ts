@@ -485,6 +485,11 @@ t.test('Dates are typed values end to end: queries, sorts, indexes, updates, key
   t.same(await ids({}, { at: 1 }), [3, 2, 4, 1], 'strings sort before dates');
   await c.createIndex({ at: 1 });
   t.same(await ids({ at: { $gte: day(2) } }, { at: -1 }), [1, 4], 'same through the index');
+  const range = await c.find({ at: { $gte: day(2), $lt: day(3) } }).explain();
+  t.equal(range.index, 'at_1', 'a Date range uses the index');
+  t.equal(range.keysExamined, 1, 'bounded to the Dates in range');
+  const eq = await c.find({ at: { $in: [day(1), day(3)] } }).explain();
+  t.same([eq.index, eq.keysExamined, eq.nReturned], ['at_1', 2, 2], 'Date points too');
   const page1 = c.find({}, { sort: { at: 1 }, limit: 2 });
   t.same(
     (await page1.toArray()).map((d) => d._id),

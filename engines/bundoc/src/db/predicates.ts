@@ -3,7 +3,7 @@
  * lands. Only what is safe for a superset scan is extracted; the full filter is always re-checked.
  */
 import { compareValues } from '../keys/compare.js';
-import { isPlainObject } from '../keys/types.js';
+import { isPlainObject, MaxKey } from '../keys/types.js';
 
 /** An interval of values; `lo`/`hi` are real values chosen so a range never crosses a type bracket. */
 export interface Interval {
@@ -22,14 +22,19 @@ export interface FieldPredicate {
 
 export const MAX_IN_POINTS = 1000;
 
-/** Scalars whose index key is exactly the value compared by $eq (documents hold JSON only). */
+/** Scalars whose index key is exactly the value compared by $eq (documents hold JSON values and Dates). */
 function isPointValue(v: unknown): boolean {
   return (
     v === null ||
     typeof v === 'string' ||
     typeof v === 'boolean' ||
-    (typeof v === 'number' && Number.isFinite(v))
+    (typeof v === 'number' && Number.isFinite(v)) ||
+    isValidDate(v)
   );
+}
+
+function isValidDate(v: unknown): v is Date {
+  return v instanceof Date && !Number.isNaN(v.getTime());
 }
 
 /** MongoDB's comparison operators only match within the operand's type bracket. */
@@ -42,6 +47,9 @@ function rangeOf(op: string, v: unknown): Interval | undefined {
   } else if (typeof v === 'string') {
     bottom = '';
     top = {}; // the smallest object
+  } else if (isValidDate(v)) {
+    bottom = true; // dates sit right after booleans (true is the largest) and before MaxKey
+    top = MaxKey;
   } else return undefined;
   switch (op) {
     case '$gt':
