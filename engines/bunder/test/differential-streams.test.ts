@@ -125,7 +125,9 @@ function next(r: Rand, s: State): string[] {
       const keys = r.chance(0.7) ? [k] : [k, r.pick(KEYS)];
       const ids = keys.map(() => r.pick(['0', '$', id(r, s), `${Math.max(0, s.clock - 10)}`]));
       const count = r.chance(0.5) ? ['COUNT', String(r.pick([0, 1, 2, 5]))] : [];
-      return ['XREAD', ...count, 'STREAMS', ...keys, ...ids];
+      // A short BLOCK either is served at once or times out with a null array on both servers.
+      const block = r.chance(0.1) ? ['BLOCK', '5'] : [];
+      return ['XREAD', ...count, ...block, 'STREAMS', ...keys, ...ids];
     }
     case 5:
       return ['XDEL', k, ...Array.from({ length: r.int(1, 3) }, () => id(r, s))];
@@ -151,6 +153,7 @@ function next(r: Rand, s: State): string[] {
     case 13: {
       const count = r.chance(0.6) ? ['COUNT', String(r.pick([1, 2, 5, 0]))] : [];
       const noack = r.chance(0.15) ? ['NOACK'] : [];
+      if (r.chance(0.08)) noack.push('BLOCK', '5');
       const ids = r.chance(0.75) ? '>' : r.pick(['0', id(r, s)]);
       return ['XREADGROUP', 'GROUP', g, c, ...count, ...noack, 'STREAMS', k, ids];
     }

@@ -5,7 +5,7 @@
  * streams like any other value.
  */
 import type { Value } from '../keyspace.js';
-import { ConsumerGroup, INVALID_ENTRIES_READ, type NodeLimits, Stream } from '../types/stream.js';
+import { ConsumerGroup, cmpId, INVALID_ENTRIES_READ, type NodeLimits, Stream } from '../types/stream.js';
 import { registerStreamCodec } from './keyspace-codec.js';
 import type { StreamGroup, StreamValue } from './model.js';
 
@@ -15,6 +15,9 @@ const text = (b: Buffer): string => b.toString('latin1');
 export function streamToStored(s: Stream): StreamValue {
   const entries = [];
   for (const e of s.range()) entries.push({ id: e.id, fields: e.fields.map(bytes) });
+  // An XSETID that moved the last ID backwards can leave a node out of ID order; the RDB format
+  // (as this writer lays it out) wants ascending IDs.
+  entries.sort((a, b) => cmpId(a.id, b.id));
   const groups: StreamGroup[] = s.sortedGroups().map((g) => ({
     name: bytes(g.name),
     lastId: g.lastId,

@@ -260,19 +260,6 @@ class StreamNode {
     this.deleted = deleted;
   }
 
-  /** Index of the first entry with ID >= id (entries.length when none). */
-  lowerBound(id: StreamID): number {
-    const e = this.entries;
-    let lo = 0;
-    let hi = e.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cmpId(e[mid]!.id, id) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   get lastId(): StreamID {
     return this.entries[this.entries.length - 1]!.id;
   }
@@ -367,7 +354,9 @@ export class Stream {
     if (!node) {
       for (let i = 0; i < fields.length; i += 2) masterFields.push(fields[i]!);
       node = new StreamNode(id, masterFields);
-      this.nodes.push(node);
+      // Nodes are kept in master-ID order, as Redis's radix tree keeps them (an XSETID that moved the
+      // last ID backwards can make a new node sort before the current tail).
+      this.nodes.splice(this.seekNode(id) + 1, 0, node);
       same = true;
     } else {
       const mf = node.masterFields;
@@ -406,44 +395,47 @@ export class Stream {
     return found;
   }
 
-  /** Live entries with start <= ID <= end, ascending or descending. */
+  /**
+   * Live entries with start <= ID <= end, ascending or descending, with the exact semantics of Redis's
+   * stream iterator: seek the node by master ID, then walk entries in stored order, skipping those
+   * before the range and stopping at the first live entry past it. (Entries are in ID order except
+   * after an XSETID moved the last ID backwards; the walk then behaves as Redis's does.)
+   */
   *range(start: StreamID = MIN_ID, end: StreamID = MAX_ID, rev = false): Generator<StreamEntry> {
-    if (cmpId(start, end) > 0 || this.nodes.length === 0) return;
+    for (const [, e] of this.walk(start, end, rev)) yield e;
+  }
+
+  private *walk(start: StreamID, end: StreamID, rev: boolean): Generator<[number, StreamEntry]> {
+    if (this.nodes.length === 0) return;
     if (!rev) {
-      let ni = Math.max(0, this.seekNode(start));
-      let i = this.nodes[ni] ? this.nodes[ni]!.lowerBound(start) : 0;
-      for (; ni < this.nodes.length; ni++, i = 0) {
-        const entries = this.nodes[ni]!.entries;
-        for (; i < entries.length; i++) {
-          const e = entries[i]!;
+      let ni = isZeroId(start) ? 0 : this.seekNode(start);
+      if (ni < 0) ni = 0;
+      for (; ni < this.nodes.length; ni++) {
+        for (const e of this.nodes[ni]!.entries) {
+          if (e.deleted || cmpId(e.id, start) < 0) continue;
           if (cmpId(e.id, end) > 0) return;
-          if (!e.deleted) yield e;
+          yield [ni, e];
         }
       }
     } else {
-      let ni = this.seekNode(end);
-      if (ni < 0) return;
-      const n = this.nodes[ni]!;
-      let i = n.lowerBound(end);
-      if (i === n.entries.length || cmpId(n.entries[i]!.id, end) > 0) i--;
-      for (; ni >= 0; ni--, i = ni >= 0 ? this.nodes[ni]!.entries.length - 1 : 0) {
+      let ni = isZeroId(end) ? -1 : this.seekNode(end);
+      if (ni < 0) ni = this.nodes.length - 1;
+      for (; ni >= 0; ni--) {
         const entries = this.nodes[ni]!.entries;
-        for (; i >= 0; i--) {
+        for (let i = entries.length - 1; i >= 0; i--) {
           const e = entries[i]!;
+          if (e.deleted || cmpId(e.id, end) > 0) continue;
           if (cmpId(e.id, start) < 0) return;
-          if (!e.deleted) yield e;
+          yield [ni, e];
         }
       }
     }
   }
 
-  /** The live entry with this exact ID. */
+  /** The live entry with this exact ID (streamEntryExists). */
   get(id: StreamID): StreamEntry | undefined {
-    const ni = this.seekNode(id);
-    if (ni < 0) return undefined;
-    const n = this.nodes[ni]!;
-    const e = n.entries[n.lowerBound(id)];
-    return e && !e.deleted && cmpId(e.id, id) === 0 ? e : undefined;
+    for (const [, e] of this.walk(id, id, false)) return e;
+    return undefined;
   }
 
   /** First (or last) live entry. */
@@ -454,16 +446,15 @@ export class Stream {
 
   /** XDEL of one ID: marks it deleted, dropping its node when no live entry remains. */
   delete(id: StreamID): boolean {
-    const ni = this.seekNode(id);
-    if (ni < 0) return false;
-    const n = this.nodes[ni]!;
-    const e = n.entries[n.lowerBound(id)];
-    if (!e || e.deleted || cmpId(e.id, id) !== 0) return false;
-    e.deleted = true;
-    if (n.live === 1) this.nodes.splice(ni, 1);
-    else n.setCounts(n.live - 1, n.deleted + 1);
-    this.length--;
-    return true;
+    for (const [ni, e] of this.walk(id, id, false)) {
+      const n = this.nodes[ni]!;
+      e.deleted = true;
+      if (n.live === 1) this.nodes.splice(ni, 1);
+      else n.setCounts(n.live - 1, n.deleted + 1);
+      this.length--;
+      return true;
+    }
+    return false;
   }
 
   /** streamTrim: MAXLEN or MINID, exact or approximate (whole nodes only), bounded by `limit`. */

@@ -86,6 +86,14 @@ export async function runDifferential<R>(t: Test, o: DiffOptions<R>): Promise<vo
       const ca = JSON.stringify(canon(cmd, a));
       const cb = JSON.stringify(canon(cmd, b));
       if (ca !== cb) {
+        // DIFF_DUMP='XINFO STREAM k FULL;GET x' prints both servers' answers to these commands on failure.
+        if (process.env.DIFF_DUMP) {
+          for (const c of process.env.DIFF_DUMP.split(';')) {
+            const args = c.split(' ');
+            t.comment(`redis  ${c}: ${JSON.stringify(await redis.call(...args))}`);
+            t.comment(`bunder ${c}: ${JSON.stringify(await bunder.call(...args))}`);
+          }
+        }
         t.same(JSON.parse(cb), JSON.parse(ca), `seed ${seed} step ${i}: ${JSON.stringify(cmd)}`, {
           history: history
             .slice(-25)
