@@ -508,6 +508,23 @@ t.test('property: restrict and setNull apply exactly to the surviving referrers'
       if (updated.length !== wantUpdated.size || !updated.every((k) => wantUpdated.has(k))) {
         throw new Error(`updates ${updated} want ${[...wantUpdated]}`);
       }
+      // Applying the plan leaves no reference to a missing document (all references were valid before).
+      const after = new Map<string, Map<string, StoredDoc>>();
+      for (const [c, docs] of world.docs) after.set(c, new Map(docs.map((d) => [idKey(d._id), d])));
+      for (const a of plan.actions) {
+        if (a.kind === 'delete') after.get(a.collection)!.delete(idKey(a.id));
+        else after.get(a.collection)!.set(idKey(a.id), a.after);
+      }
+      for (const [c, docs] of after) {
+        for (const edge of graph.outgoing(c)) {
+          for (const d of docs.values()) {
+            for (const id of referencedIds(edge, d)) {
+              if (!after.get(edge.target)!.has(idKey(id)))
+                throw new Error(`${c}/${d._id} dangles to ${edge.target}/${id}`);
+            }
+          }
+        }
+      }
       for (const u of plan.updates) {
         for (const edge of graph.outgoing(u.collection)) {
           const still = referencedIds(edge, u.after).filter((id) => closure.has(`${edge.target}/${id}`));

@@ -170,6 +170,29 @@ t.test('request.time, Dates as timestamps, numbers as doubles', async (t) => {
     }).allowed,
     true,
   );
+  // Dates before 1970 and at the ends of CEL's range; beyond it a rule errors and denies.
+  const early = {
+    a: new Date(-1),
+    b: new Date(0),
+    first: new Date('0001-01-01T00:00:00Z'),
+    far: new Date(8.64e15),
+  };
+  t.equal(decide({ read: 'resource.data.a < resource.data.b' }, 'read', { stored: early }).allowed, true);
+  t.equal(
+    decide({ read: 'resource.data.b - resource.data.a == duration("1ms")' }, 'read', { stored: early })
+      .allowed,
+    true,
+  );
+  // (Not getFullYear(): @bufbuild/cel 0.6 gets years below 100 wrong, as JavaScript's Date.UTC does.)
+  t.equal(
+    decide({ read: 'resource.data.first == timestamp("0001-01-01T00:00:00Z")' }, 'read', { stored: early })
+      .allowed,
+    true,
+  );
+  t.equal(
+    decide({ read: 'resource.data.far > request.time || true' }, 'read', { stored: early }).allowed,
+    true,
+  );
   // Numbers are doubles: comparisons with int literals work, mixed arithmetic does not (denied).
   const n = { stored: { n: 3, f: 2.5 } };
   t.equal(decide({ read: 'resource.data.n == 3' }, 'read', n).allowed, true);
