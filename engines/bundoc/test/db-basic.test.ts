@@ -174,7 +174,7 @@ t.test('insertMany ordered is all-or-nothing, unordered keeps the valid ones', a
   t.equal(await c.countDocuments(), 1, 'ordered batch rolled back whole');
   const bad = await c.insertMany([{ _id: 10 }, { f: Number.NaN }]).catch((e) => e);
   t.type(bad, InvalidDocumentError);
-  t.equal(bad.index, 1, 'the error names the position in the batch');
+  t.equal(bad.batchIndex, 1, 'the error names the position in the batch');
   t.equal(bad.path, 'f');
   t.match(bad.message, /document \[1\] at "f"/);
   t.equal(await c.countDocuments(), 1);

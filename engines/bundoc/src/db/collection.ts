@@ -119,7 +119,13 @@ function insertEncoded(s: Scope, name: string, enc: PreparedDocument): void {
 
 /** The error of the document at `index` of a batch, saying so. */
 function attribute(e: unknown, index: number): Error {
-  if (e instanceof InvalidDocumentError || e instanceof DocumentTooLargeError) return e.atIndex(index);
+  if (
+    e instanceof InvalidDocumentError ||
+    e instanceof DocumentTooLargeError ||
+    e instanceof DuplicateKeyError
+  ) {
+    return e.atIndex(index);
+  }
   return e as Error;
 }
 

@@ -7,14 +7,21 @@ export class DuplicateKeyError extends BundocError {
   /** `_id` for the primary key, otherwise the unique index's name. */
   readonly index: string;
   readonly key: unknown;
-  constructor(collection: string, index: string, key: unknown) {
+  /** The position of the offending document in an insertMany batch. */
+  readonly batchIndex: number | undefined;
+  constructor(collection: string, index: string, key: unknown, batchIndex?: number) {
     super(
       'DUPLICATE_KEY',
-      `duplicate key in collection "${collection}" index "${index}": ${safeJson(key)} already exists`,
+      `duplicate key${batchIndex === undefined ? '' : ` (document [${batchIndex}])`} in collection "${collection}" index "${index}": ${safeJson(key)} already exists`,
     );
     this.collection = collection;
     this.index = index;
     this.key = key;
+    this.batchIndex = batchIndex;
+  }
+
+  atIndex(batchIndex: number): DuplicateKeyError {
+    return new DuplicateKeyError(this.collection, this.index, this.key, batchIndex);
   }
 }
 

@@ -1,30 +1,30 @@
 import { BundocError } from '../storage/errors.js';
 
-function where(index: number | undefined): string {
-  return index === undefined ? 'document' : `document [${index}]`;
+function where(batchIndex: number | undefined): string {
+  return batchIndex === undefined ? 'document' : `document [${batchIndex}]`;
 }
 
 /**
  * A document (or a value headed into one) is not storable; `path` names the offending value in dot
- * notation ('' for the document itself), `index` the document's position in an insertMany batch.
+ * notation ('' for the document itself), `batchIndex` the document's position in an insertMany batch.
  */
 export class InvalidDocumentError extends BundocError {
   readonly path: string;
   readonly problem: string;
-  readonly index: number | undefined;
-  constructor(path: string, problem: string, index?: number) {
+  readonly batchIndex: number | undefined;
+  constructor(path: string, problem: string, batchIndex?: number) {
     super(
       'INVALID_DOCUMENT',
-      `invalid ${where(index)} at ${path === '' ? 'the root' : `"${path}"`}: ${problem}`,
+      `invalid ${where(batchIndex)} at ${path === '' ? 'the root' : `"${path}"`}: ${problem}`,
     );
     this.path = path;
     this.problem = problem;
-    this.index = index;
+    this.batchIndex = batchIndex;
   }
 
-  /** The same error, attributed to the document at `index` of a batch. */
-  atIndex(index: number): InvalidDocumentError {
-    return new InvalidDocumentError(this.path, this.problem, index);
+  /** The same error, attributed to the document at `batchIndex` of a batch. */
+  atIndex(batchIndex: number): InvalidDocumentError {
+    return new InvalidDocumentError(this.path, this.problem, batchIndex);
   }
 }
 
@@ -33,19 +33,19 @@ export class DocumentTooLargeError extends BundocError {
   /** The encoded size, undefined when the document was too large to even encode. */
   readonly bytes: number | undefined;
   readonly limit: number;
-  readonly index: number | undefined;
-  constructor(bytes: number | undefined, limit: number, index?: number) {
+  readonly batchIndex: number | undefined;
+  constructor(bytes: number | undefined, limit: number, batchIndex?: number) {
     super(
       'DOCUMENT_TOO_LARGE',
-      `${where(index)} is ${bytes === undefined ? 'too large to encode' : `${bytes} bytes encoded`}, over the limit of ${limit} bytes`,
+      `${where(batchIndex)} is ${bytes === undefined ? 'too large to encode' : `${bytes} bytes encoded`}, over the limit of ${limit} bytes`,
     );
     this.bytes = bytes;
     this.limit = limit;
-    this.index = index;
+    this.batchIndex = batchIndex;
   }
 
-  atIndex(index: number): DocumentTooLargeError {
-    return new DocumentTooLargeError(this.bytes, this.limit, index);
+  atIndex(batchIndex: number): DocumentTooLargeError {
+    return new DocumentTooLargeError(this.bytes, this.limit, batchIndex);
   }
 }
 
