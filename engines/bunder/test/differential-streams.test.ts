@@ -21,6 +21,8 @@ const STEPS = Number(process.env.BUNDER_DIFF_STEPS ?? 400);
 interface State {
   /** Milliseconds part for the next generated IDs: grows so that most XADDs succeed. */
   clock: number;
+  /** Most XADDs of a sequence go to this key, so that it grows past the 100-entry node limit. */
+  hot: string;
 }
 
 const KEYS = ['xs:a', 'xs:b', 'xs:c'];
@@ -100,6 +102,7 @@ function next(r: Rand, s: State): string[] {
   const n = r.int(0, 12);
   if (n <= 4) {
     // XADD dominates so that streams grow past node boundaries.
+    const k = r.chance(0.7) ? s.hot : key(r);
     const opts = [...(r.chance(0.05) ? ['NOMKSTREAM'] : []), ...(r.chance(0.2) ? trimArgs(r, s) : [])];
     const f = r.chance(0.02) ? ['lonely'] : fields(r);
     const burst = r.chance(0.3) ? r.int(2, 30) : 1;
@@ -268,7 +271,7 @@ t.test('random stream command sequences get identical replies from bunder and Re
     db: '12',
     sequences: SEQUENCES,
     steps: STEPS,
-    makeState: () => ({ clock: 1 }),
+    makeState: (r) => ({ clock: 1, hot: r.pick(KEYS) }),
     next,
     canon,
   });
