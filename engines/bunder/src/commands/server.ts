@@ -15,6 +15,7 @@ import {
   VerbatimReply,
 } from '../reply.js';
 import { globMatch } from '../util/glob.js';
+import { collectGarbage, memoryFigures } from '../util/memory.js';
 import { parseDouble, parseI64 } from '../util/numbers.js';
 import { type CommandSpec, type Def, defineAll } from './table.js';
 
@@ -178,8 +179,8 @@ export function infoText(e: Engine, c: Client, sections: string[]): string {
     });
   }
   if (want('memory')) {
-    const mem = process.memoryUsage();
-    const used = mem.heapUsed + mem.external + mem.arrayBuffers;
+    const mem = memoryFigures();
+    const used = mem.used;
     block('Memory', {
       used_memory: used,
       used_memory_human: human(used),
@@ -750,6 +751,14 @@ const defs: Record<string, Def> = {
     handler: (c, argv) => memoryUsage(c, argv),
     sub: {
       usage: { arity: -3, flags: 'readonly', keys: [2, 2, 1], handler: (c, argv) => memoryUsage(c, argv) },
+      // Redis asks the allocator to return dirty pages; here a full GC drops garbage from used_memory.
+      purge: {
+        arity: 2,
+        handler: () => {
+          collectGarbage();
+          return OK;
+        },
+      },
     },
   },
   debug: {
