@@ -41,6 +41,31 @@ t.test('multibulk commands survive any split into chunks (pipelining)', async (t
   );
 });
 
+t.test('a transient read buffer may be overwritten after each feed (the server reuses one)', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(cmd, { minLength: 1, maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+      (cmds, sizes) => {
+        const wire = Buffer.concat(cmds.map((c) => command(c.map((a) => Buffer.from(a, 'latin1')))));
+        const p = new RespParser();
+        const got: string[][] = [];
+        const readBuffer = Buffer.alloc(64);
+        for (let at = 0, i = 0; at < wire.length; i++) {
+          const n = Math.min(sizes[i % sizes.length]!, wire.length - at);
+          wire.copy(readBuffer, 0, at, at + n);
+          p.feed(readBuffer.subarray(0, n), got, true);
+          readBuffer.fill(0x2a); // what the next read would leave there: '*' everywhere
+          at += n;
+        }
+        t.same(got, cmds);
+        t.equal(p.buffered, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 t.test('inline commands and quoting follow sdssplitargs', async (t) => {
   const { cmds } = parseAll([Buffer.from("PING\r\nset a \"b c\\x41\\n\"\r\n  \r\nget 'it\\'s'\n")]);
   t.same(cmds, [['PING'], ['set', 'a', 'b cA\n'], ['get', "it's"]]);

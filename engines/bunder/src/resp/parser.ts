@@ -23,6 +23,10 @@ const MAX_MULTIBULK = 2147483647;
 /** V8 cannot make strings longer than this; a bigger bulk is refused like an invalid length. */
 const MAX_STRING = 0x1fffffe8;
 
+const EMPTY = Buffer.alloc(0);
+/** Arguments up to this many bytes are decoded in JS: cheaper than a call into Buffer#toString. */
+const SHORT_ARG = 6;
+
 export class ProtocolError extends Error {
   constructor(readonly reply: string) {
     super(reply);
@@ -31,7 +35,7 @@ export class ProtocolError extends Error {
 }
 
 export class RespParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private pos = 0;
   /** Arguments still to read for the multibulk in progress (0: between commands). */
   private remaining = 0;
@@ -54,13 +58,14 @@ export class RespParser {
 
   /**
    * Consumes a chunk and appends every complete command to `out`. Throws ProtocolError for a malformed
-   * request; commands completed before the error are already in `out`.
+   * request; commands completed before the error are already in `out`. A `transient` chunk is a read
+   * buffer that will be overwritten after this call: bytes kept for later are copied out of it.
    */
-  feed(chunk: Buffer, out: string[][]): void {
+  feed(chunk: Buffer, out: string[][], transient = false): void {
     if (this.bulkLen >= 0) {
       const need = this.bulkLen + 2 - (this.buf.length - this.pos) - this.heldLen;
       if (need > chunk.length) {
-        this.held.push(chunk);
+        this.held.push(transient ? Buffer.from(chunk) : chunk);
         this.heldLen += chunk.length;
         this.checkQueryLimit();
         return;
@@ -77,9 +82,13 @@ export class RespParser {
     this.pos = 0;
     this.parse(out);
     if (this.pos >= this.buf.length) {
-      this.buf = Buffer.alloc(0);
+      this.buf = EMPTY;
       this.pos = 0;
     } else {
+      if (transient && this.buf === chunk) {
+        this.buf = Buffer.from(chunk.subarray(this.pos));
+        this.pos = 0;
+      }
       this.checkQueryLimit();
     }
   }
@@ -122,7 +131,9 @@ export class RespParser {
         }
         if (buf.length - this.pos < this.bulkLen + 2) return;
         const end = this.pos + this.bulkLen;
-        this.args.push(buf.toString('latin1', this.pos, end));
+        this.args.push(
+          this.bulkLen <= SHORT_ARG ? shortLatin1(buf, this.pos, end) : buf.toString('latin1', this.pos, end),
+        );
         this.pos = end + 2;
         this.bulkLen = -1;
         this.remaining--;
@@ -135,8 +146,11 @@ export class RespParser {
   /** Reads `<type><integer>\r\n` at pos; null when the line is incomplete. */
   private readLength(what: string): number | null {
     const buf = this.buf;
-    const nl = buf.indexOf(13, this.pos);
-    if (nl < 0 || nl + 1 >= buf.length) {
+    // Headers are a few bytes long: scanning in JS beats a call into Buffer#indexOf.
+    const len = buf.length;
+    let nl = this.pos;
+    while (nl < len && buf[nl] !== 13) nl++;
+    if (nl >= len - 1) {
       if (buf.length - this.pos > INLINE_MAX) {
         throw new ProtocolError(
           what === 'bulk count'
@@ -176,6 +190,13 @@ export class RespParser {
     if (args.length > 0) out.push(args);
     return true;
   }
+}
+
+/** Decodes a few bytes as latin1 in JS (one char per byte). */
+function shortLatin1(buf: Buffer, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  return s;
 }
 
 /** string2ll over bytes: optional '-', no leading zeros, no '+', fits in int64 (as a JS number). */

@@ -49,8 +49,16 @@ export function command(args: ReadonlyArray<Buffer | string>): Buffer {
 const INITIAL = 16 * 1024;
 /** Batches that fit are copied into a small pooled buffer; bigger ones hand over the whole buffer. */
 const COPY_LIMIT = 4 * 1024;
+/**
+ * Strings up to this length are copied char by char in JS; longer ones go through Buffer#write. Crossing
+ * into C++ costs more than the copy for short strings, and almost every key, value and header is short.
+ */
+const SHORT_STRING = 48;
 
-/** Encodes replies into one contiguous buffer. `take()` returns the bytes written since the last take. */
+/**
+ * Encodes replies into one contiguous buffer. `take()` returns the bytes written since the last take.
+ * Strings are latin1 (one char per byte): a char code above 255 keeps its low byte, as Buffer#write does.
+ */
 export class ReplyBuffer {
   private buf = Buffer.allocUnsafe(INITIAL);
   private len = 0;
@@ -83,38 +91,101 @@ export class ReplyBuffer {
     this.buf = next;
   }
 
+  /** Copies a latin1 string; the caller has ensured room for it. */
+  private chars(s: string): void {
+    const n = s.length;
+    if (n > SHORT_STRING) {
+      this.len += this.buf.write(s, this.len, 'latin1');
+      return;
+    }
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    this.len = at;
+  }
+
   private ascii(s: string): void {
     this.ensure(s.length);
-    this.len += this.buf.write(s, this.len, 'latin1');
+    this.chars(s);
+  }
+
+  /** Decimal digits of an integer; the caller has ensured room (at most 20 bytes for an int64). */
+  private digits(n: number): void {
+    if (n < 0 || n > 0x7fffffff || !Number.isInteger(n)) {
+      this.chars(String(n));
+      return;
+    }
+    const buf = this.buf;
+    if (n < 10) {
+      buf[this.len++] = 48 + n;
+      return;
+    }
+    let width = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) width++;
+    let at = this.len + width;
+    this.len = at;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      buf[--at] = 48 + (n - q * 10);
+      n = q;
+    }
+    buf[--at] = 48 + n;
+  }
+
+  private crlf(): void {
+    this.buf[this.len++] = 13;
+    this.buf[this.len++] = 10;
   }
 
   /** Type byte, decimal number, CRLF: the header of every aggregate and bulk reply. */
-  private header(type: string, n: number): void {
-    this.ascii(`${type}${n}\r\n`);
+  private header(type: number, n: number): void {
+    this.ensure(32);
+    this.buf[this.len++] = type;
+    this.digits(n);
+    this.crlf();
+  }
+
+  /** `:n\r\n`; bigints and integers beyond 2^53 are printed exactly as String() prints them. */
+  integer(n: number | bigint): void {
+    if (typeof n === 'bigint') {
+      this.ascii(`:${n}\r\n`);
+      return;
+    }
+    this.header(58 /* : */, n);
   }
 
   bulkString(s: string): void {
     const n = s.length;
-    this.ensure(n + 24);
-    this.header('$', n);
-    this.len += this.buf.write(s, this.len, 'latin1');
-    this.buf[this.len++] = 13;
-    this.buf[this.len++] = 10;
+    this.ensure(n + 32);
+    this.buf[this.len++] = 36; /* $ */
+    this.digits(n);
+    this.crlf();
+    this.chars(s);
+    this.crlf();
   }
 
   bulkBuffer(b: Buffer): void {
-    this.ensure(b.length + 24);
-    this.header('$', b.length);
+    this.ensure(b.length + 32);
+    this.buf[this.len++] = 36; /* $ */
+    this.digits(b.length);
+    this.crlf();
     b.copy(this.buf, this.len);
     this.len += b.length;
-    this.buf[this.len++] = 13;
-    this.buf[this.len++] = 10;
+    this.crlf();
   }
 
   raw(bytes: Buffer): void {
     this.ensure(bytes.length);
     bytes.copy(this.buf, this.len);
     this.len += bytes.length;
+  }
+
+  /** A status line (`+OK`); the text must not hold CR or LF. */
+  status(text: string): void {
+    this.ensure(text.length + 3);
+    this.buf[this.len++] = 43; /* + */
+    this.chars(text);
+    this.crlf();
   }
 
   /** Message bytes are written as latin1 so that binary key names in errors round-trip. */
@@ -128,7 +199,7 @@ export class ReplyBuffer {
       return;
     }
     if (typeof r === 'number') {
-      this.ascii(`:${r}\r\n`);
+      this.header(58 /* : */, r);
       return;
     }
     if (r === null) {
@@ -136,16 +207,16 @@ export class ReplyBuffer {
       return;
     }
     if (Array.isArray(r)) {
-      this.header('*', r.length);
+      this.header(42 /* * */, r.length);
       for (let i = 0; i < r.length; i++) this.write(r[i]!, resp3);
       return;
     }
-    if (typeof r === 'bigint') {
-      this.ascii(`:${r}\r\n`);
+    if (r instanceof SimpleString) {
+      this.status(r.value);
       return;
     }
-    if (r instanceof SimpleString) {
-      this.ascii(`+${r.value}\r\n`);
+    if (typeof r === 'bigint') {
+      this.integer(r);
       return;
     }
     if (r instanceof ErrorReply) {
@@ -159,12 +230,12 @@ export class ReplyBuffer {
       return;
     }
     if (r instanceof MapReply) {
-      this.header(resp3 ? '%' : '*', resp3 ? r.items.length / 2 : r.items.length);
+      this.header(resp3 ? 37 /* % */ : 42, resp3 ? r.items.length / 2 : r.items.length);
       for (const item of r.items) this.write(item, resp3);
       return;
     }
     if (r instanceof SetReply || r instanceof PushReply) {
-      this.header(resp3 ? (r instanceof SetReply ? '~' : '>') : '*', r.items.length);
+      this.header(resp3 ? (r instanceof SetReply ? 126 /* ~ */ : 62 /* > */) : 42, r.items.length);
       for (const item of r.items) this.write(item, resp3);
       return;
     }
@@ -173,7 +244,7 @@ export class ReplyBuffer {
         this.bulkString(r.value);
         return;
       }
-      this.header('=', r.value.length + 4);
+      this.header(61 /* = */, r.value.length + 4);
       this.ascii(`${r.format}:${r.value}\r\n`);
       return;
     }
