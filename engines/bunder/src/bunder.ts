@@ -118,7 +118,14 @@ export class Bunder extends EventEmitter {
     this.persistence = persistence;
     this.client = engine.newClient();
     this.client.authenticated = true;
-    engine.on('keyspace', (ev: KeyspaceEvent) => this.emit('keyspace', ev));
+    // Forward keyspace events only while someone listens: the engine builds an event per write otherwise.
+    const forward = (ev: KeyspaceEvent) => this.emit('keyspace', ev);
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'keyspace' && this.listenerCount('keyspace') === 0) engine.on('keyspace', forward);
+    });
+    this.on('removeListener', (event: string | symbol) => {
+      if (event === 'keyspace' && this.listenerCount('keyspace') === 0) engine.off('keyspace', forward);
+    });
     // Active expiry runs `hz` times a second with a small time budget per run.
     const hz = Math.max(1, Math.min(500, engine.config.int('hz')));
     this.expiryTimer = setInterval(

@@ -10,6 +10,15 @@ import type { Reply } from './reply.js';
 import { ProtocolError, RespParser } from './resp/parser.js';
 import { ReplyBuffer } from './resp/writer.js';
 
+/**
+ * Every read lands in one buffer shared by all connections: a read is handed to its connection's parser
+ * before the next read starts, and the parser copies out what it keeps.
+ */
+const READ_BUFFER = 64 * 1024;
+
+/** The fields of an accepted socket that adopt() moves (stable since Node 0.x, not in the typings). */
+type SocketInternals = net.Socket & { _handle: unknown; _server: unknown; server: unknown };
+
 export interface ListenOptions {
   port?: number;
   host?: string;
@@ -21,9 +30,14 @@ export class RespServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private timer: NodeJS.Timeout | null = null;
+  /** Hard output-buffer limits per client class, parsed from the config string they came from. */
+  private outputLimits = { normal: 0, pubsub: 0 };
+  private outputLimitsFrom: string | null = null;
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER);
 
   constructor(private readonly engine: Engine) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    // Paused until accept() decides how the connection is read (see adopt()).
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server.maxConnections = engine.config.int('maxclients');
   }
 
@@ -60,16 +74,19 @@ export class RespServer {
     }
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     const e = this.engine;
-    const remote = socket.remoteAddress ?? '';
+    const remote = accepted.remoteAddress ?? '';
     if (this.refuseProtected(remote)) {
+      const socket = accepted;
+      socket.resume();
       socket.end(
         "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n",
       );
       e.stats.rejectedConnections++;
       return;
     }
+    const socket = this.adopt(accepted, (chunk) => onData(chunk));
     socket.setNoDelay(true);
     this.sockets.add(socket);
     e.stats.connections++;
@@ -129,12 +146,12 @@ export class RespServer {
       flush();
       close();
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       e.stats.netInput += chunk.length;
       inBatch = true;
       let protocolError: string | null = null;
       try {
-        parser.feed(chunk, commands);
+        parser.feed(chunk, commands, true);
       } catch (x) {
         if (!(x instanceof ProtocolError)) throw x;
         protocolError = x.reply;
@@ -161,7 +178,7 @@ export class RespServer {
       }
       inBatch = false;
       flush();
-    });
+    };
     const basePush = c.push;
     c.push = (r: Reply) => {
       basePush(r);
@@ -202,14 +219,49 @@ export class RespServer {
     );
   }
 
+  /**
+   * Starts reading an accepted connection. Node hands each read to a 'data' listener in a freshly
+   * allocated 64 KiB buffer, through the stream machinery; a socket made with the `onread` option reads
+   * into a buffer of ours and calls us directly, which saves about 2 µs of CPU per request. Node takes
+   * `onread` only when it creates the socket around a handle, so the accepted socket's handle moves into
+   * a new socket, which also takes over the server's connection count. Without a handle to move (another
+   * runtime), the accepted socket is read through 'data' events.
+   */
+  private adopt(accepted: net.Socket, onBytes: (chunk: Buffer) => void): net.Socket {
+    const internals = accepted as SocketInternals;
+    const handle = internals._handle;
+    if (!handle) {
+      accepted.on('data', onBytes);
+      accepted.resume();
+      return accepted;
+    }
+    const buffer = this.readBuffer;
+    internals._handle = null;
+    const socket = new net.Socket({
+      handle,
+      onread: { buffer, callback: (n: number) => void onBytes(buffer.subarray(0, n)) },
+    } as net.SocketConstructorOpts) as SocketInternals;
+    socket._server = internals._server;
+    socket.server = internals.server;
+    return socket;
+  }
+
   /** client-output-buffer-limit: a client whose unsent replies pass the hard limit is disconnected. */
   private enforceOutputLimit(c: Client, socket: net.Socket): void {
-    const spec = this.engine.config.get('client-output-buffer-limit').split(/\s+/);
-    const cls = c.subscriptionCount > 0 ? 'pubsub' : 'normal';
-    const i = spec.indexOf(cls);
-    if (i < 0) return;
-    const hard = Number(spec[i + 1]);
-    if (hard > 0 && socket.writableLength > hard) {
+    const queued = socket.writableLength;
+    if (queued === 0) return;
+    const raw = this.engine.config.get('client-output-buffer-limit');
+    if (raw !== this.outputLimitsFrom) {
+      this.outputLimitsFrom = raw;
+      const spec = raw.split(/\s+/);
+      const hardLimit = (cls: string) => {
+        const i = spec.indexOf(cls);
+        return i < 0 ? 0 : Number(spec[i + 1]);
+      };
+      this.outputLimits = { normal: hardLimit('normal'), pubsub: hardLimit('pubsub') };
+    }
+    const hard = c.subscriptionCount > 0 ? this.outputLimits.pubsub : this.outputLimits.normal;
+    if (hard > 0 && queued > hard) {
       c.kill();
     }
   }

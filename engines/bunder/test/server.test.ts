@@ -283,7 +283,29 @@ t.test('active expiry samples incrementally and removes every expired key', asyn
   const kv = await Bunder.open();
   t.teardown(() => kv.close());
   for (let i = 0; i < 5000; i++) kv.callSync('SET', `k${i}`, 'v', 'PX', i % 2 === 0 ? '20' : '100000');
+  // Let every short TTL pass before the expiry timer can first run (a loaded machine may fire it within
+  // 20 ms of the last SET; keys still alive then would wait for the sampling cursor's next lap).
+  const expiredBy = Date.now() + 25;
+  while (Date.now() < expiredBy) {}
   await new Promise((resolve) => setTimeout(resolve, 600));
   t.equal(kv.engine.ks.dbs[0]!.dict.size, 2500);
   t.equal(kv.callSync('DBSIZE'), 2500);
+});
+
+t.test('keyspace events are forwarded only while the embedded store has listeners', async (t) => {
+  const kv = await Bunder.open();
+  t.teardown(() => kv.close());
+  t.equal(kv.engine.listenerCount('keyspace'), 0, 'no event is built per write without a listener');
+  const seen: string[] = [];
+  const listener = (ev: { event: string }) => seen.push(ev.event);
+  kv.on('keyspace', listener);
+  kv.once('keyspace', () => seen.push('once'));
+  t.equal(kv.engine.listenerCount('keyspace'), 1);
+  kv.callSync('SET', 'a', '1');
+  kv.callSync('DEL', 'a');
+  t.same(seen, ['set', 'once', 'del']);
+  kv.off('keyspace', listener);
+  t.equal(kv.engine.listenerCount('keyspace'), 0, 'the last listener gone, forwarding stops');
+  kv.callSync('SET', 'a', '1');
+  t.same(seen, ['set', 'once', 'del']);
 });
