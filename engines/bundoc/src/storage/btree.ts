@@ -102,6 +102,7 @@ export class BTree {
     let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
     const pos = lowerBound(leaf.keys, key);
     let old: LeafValue | undefined;
+    let appended = false;
     if (pos < leaf.keys.length && compareBytes(leaf.keys[pos], key) === 0) {
       old = leaf.values[pos];
       leaf.size += leafEntrySize(key, value) - leafEntrySize(key, old);
@@ -110,19 +111,27 @@ export class BTree {
       leaf.keys.splice(pos, 0, key);
       leaf.values.splice(pos, 0, value);
       leaf.size += leafEntrySize(key, value);
+      appended = pos === leaf.keys.length - 1;
     }
     leaf.lsn = lsn;
-    if (leaf.size > this.capacity) newRoot = this.#splitUp(leaf, path, idxs, lsn);
+    if (leaf.size > this.capacity) newRoot = this.#splitUp(leaf, path, idxs, lsn, appended);
     return { root: newRoot, old };
   }
 
-  #splitLeaf(leaf: LeafNode): { right: LeafNode; sep: Uint8Array } {
+  /**
+   * Splits an overfull leaf in two halves by bytes; when the overflow came from appending at the end
+   * (ascending inserts), the left page keeps everything but the new entry so bulk loads fill pages.
+   */
+  #splitLeaf(leaf: LeafNode, appended: boolean): { right: LeafNode; sep: Uint8Array } {
     const half = leaf.size / 2;
     let acc = 0;
     let m = 0;
-    while (m < leaf.keys.length - 1 && acc < half) {
-      acc += leafEntrySize(leaf.keys[m], leaf.values[m]);
-      m++;
+    if (appended) m = leaf.keys.length - 1;
+    else {
+      while (m < leaf.keys.length - 1 && acc < half) {
+        acc += leafEntrySize(leaf.keys[m], leaf.values[m]);
+        m++;
+      }
     }
     if (m === 0) m = 1;
     const right = newLeaf(this.#pager.alloc());
@@ -136,13 +145,16 @@ export class BTree {
     return { right, sep: right.keys[0] };
   }
 
-  #splitBranch(node: BranchNode): { right: BranchNode; sep: Uint8Array } {
+  #splitBranch(node: BranchNode, appended: boolean): { right: BranchNode; sep: Uint8Array } {
     const half = node.size / 2;
     let acc = BRANCH_BASE_SIZE;
     let m = 0;
-    while (m < node.keys.length - 2 && acc < half) {
-      acc += branchEntrySize(node.keys[m]);
-      m++;
+    if (appended) m = node.keys.length - 2;
+    else {
+      while (m < node.keys.length - 2 && acc < half) {
+        acc += branchEntrySize(node.keys[m]);
+        m++;
+      }
     }
     if (m === 0) m = 1;
     const sep = node.keys[m];
@@ -159,11 +171,13 @@ export class BTree {
     return { right, sep };
   }
 
-  #splitUp(start: TreeNode, path: BranchNode[], idxs: number[], lsn: number): number {
+  #splitUp(start: TreeNode, path: BranchNode[], idxs: number[], lsn: number, appended: boolean): number {
     let node: TreeNode = start;
     let level = path.length;
+    let atEnd = appended;
     while (node.size > this.capacity) {
-      const { right, sep } = node.kind === 'leaf' ? this.#splitLeaf(node) : this.#splitBranch(node);
+      const { right, sep } =
+        node.kind === 'leaf' ? this.#splitLeaf(node, atEnd) : this.#splitBranch(node, atEnd);
       if (level === 0) {
         const root = newBranch(this.#pager.alloc());
         root.children = [node.pgno, right.pgno];
@@ -178,6 +192,7 @@ export class BTree {
       const i = idxs[level];
       parent.keys.splice(i, 0, sep);
       parent.children.splice(i + 1, 0, right.pgno);
+      atEnd = atEnd && i === parent.keys.length - 1;
       parent.size += branchEntrySize(sep);
       parent.lsn = lsn;
       node = parent;
@@ -285,26 +300,33 @@ export class BTree {
     right.size = total - acc;
   }
 
+  /**
+   * Redistributes two sibling branches around a new separator. The most even split whose halves fit and
+   * whose separator fits the parent wins; with long keys the even split may not, so every split is tried.
+   */
   #evenBranches(left: BranchNode, right: BranchNode, parent: BranchNode, sepIdx: number): void {
     const keys = [...left.keys, parent.keys[sepIdx], ...right.keys];
     const children = [...left.children, ...right.children];
-    const total = left.size + right.size + branchEntrySize(parent.keys[sepIdx]);
-    let acc = BRANCH_BASE_SIZE;
-    let m = 0;
-    while (m < keys.length - 2 && acc + branchEntrySize(keys[m]) <= total / 2) {
-      acc += branchEntrySize(keys[m]);
-      m++;
+    // prefix[m]: size of a branch holding keys[0..m).
+    const prefix = [BRANCH_BASE_SIZE];
+    for (const k of keys) prefix.push(prefix[prefix.length - 1] + branchEntrySize(k));
+    const total = prefix[keys.length];
+    const candidates: number[] = [];
+    for (let m = 1; m < keys.length - 1; m++) candidates.push(m);
+    candidates.sort((a, b) => Math.abs(2 * prefix[a] - total) - Math.abs(2 * prefix[b] - total));
+    for (const m of candidates) {
+      const leftSize = prefix[m];
+      const rightSize = total - prefix[m + 1] + BRANCH_BASE_SIZE;
+      if (leftSize > this.capacity || rightSize > this.capacity) continue;
+      if (!this.#setSeparator(parent, sepIdx, keys[m])) continue;
+      left.keys = keys.slice(0, m);
+      left.children = children.slice(0, m + 1);
+      right.keys = keys.slice(m + 1);
+      right.children = children.slice(m + 1);
+      left.size = leftSize;
+      right.size = rightSize;
+      return;
     }
-    if (m === 0) m = 1;
-    const rightSize = total - acc - branchEntrySize(keys[m]) + BRANCH_BASE_SIZE;
-    if (acc > this.capacity || rightSize > this.capacity) return;
-    if (!this.#setSeparator(parent, sepIdx, keys[m])) return;
-    left.keys = keys.slice(0, m);
-    left.children = children.slice(0, m + 1);
-    right.keys = keys.slice(m + 1);
-    right.children = children.slice(m + 1);
-    left.size = acc;
-    right.size = rightSize;
   }
 
   /**

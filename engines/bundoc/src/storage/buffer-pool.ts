@@ -8,10 +8,18 @@ export interface PoolStats {
   capacityPages: number;
 }
 
+/** A protected entry: `ref` is set on every hit and gives the entry a second chance at eviction. */
+interface Slot {
+  node: TreeNode;
+  ref: boolean;
+}
+
 /**
  * Node cache with a byte budget and 2Q replacement: first use lands in a small FIFO probation queue, a
  * second use (or a use shortly after being evicted from probation, remembered by a ghost list) promotes
- * to the LRU protected queue. A one-pass scan only churns probation, so the hot set survives it.
+ * to the protected queue. A one-pass scan only churns probation, so the hot set survives it.
+ * The protected queue is a CLOCK (second chance) rather than an exact LRU: a hit only sets a flag, where
+ * re-ordering a Map on every hit of the root page cost half of all insert time.
  * Eviction runs only between operations (`evict`), never while a caller holds node references.
  */
 export class BufferPool {
@@ -19,7 +27,7 @@ export class BufferPool {
   readonly #probationMax: number;
   readonly #ghostMax: number;
   readonly #probation = new Map<number, TreeNode>();
-  readonly #protected = new Map<number, TreeNode>();
+  readonly #protected = new Map<number, Slot>();
   readonly #ghosts = new Set<number>();
   hits = 0;
   misses = 0;
@@ -36,17 +44,16 @@ export class BufferPool {
   }
 
   get(pgno: number): TreeNode | undefined {
-    let n = this.#protected.get(pgno);
-    if (n) {
-      this.#protected.delete(pgno);
-      this.#protected.set(pgno, n);
+    const slot = this.#protected.get(pgno);
+    if (slot) {
+      slot.ref = true;
       this.hits++;
-      return n;
+      return slot.node;
     }
-    n = this.#probation.get(pgno);
+    const n = this.#probation.get(pgno);
     if (n) {
       this.#probation.delete(pgno);
-      this.#protected.set(pgno, n);
+      this.#protected.set(pgno, { node: n, ref: false });
       this.hits++;
       return n;
     }
@@ -56,7 +63,7 @@ export class BufferPool {
 
   /** Adds a node just read or created. */
   add(node: TreeNode): void {
-    if (this.#ghosts.delete(node.pgno)) this.#protected.set(node.pgno, node);
+    if (this.#ghosts.delete(node.pgno)) this.#protected.set(node.pgno, { node, ref: false });
     else this.#probation.set(node.pgno, node);
   }
 
@@ -70,24 +77,33 @@ export class BufferPool {
   evict(writeBack: (node: TreeNode) => void): void {
     while (this.size > this.capacity) {
       const fromProbation = this.#probation.size > this.#probationMax || this.#protected.size === 0;
-      const queue = fromProbation ? this.#probation : this.#protected;
-      const first = queue.entries().next().value as [number, TreeNode];
-      const [pgno, node] = first;
-      if (node.dirty) writeBack(node);
-      queue.delete(pgno);
-      this.evictions++;
       if (fromProbation) {
+        const [pgno, node] = this.#probation.entries().next().value as [number, TreeNode];
+        if (node.dirty) writeBack(node);
+        this.#probation.delete(pgno);
+        this.evictions++;
         this.#ghosts.add(pgno);
         if (this.#ghosts.size > this.#ghostMax) {
           this.#ghosts.delete(this.#ghosts.values().next().value as number);
         }
+        continue;
       }
+      const [pgno, slot] = this.#protected.entries().next().value as [number, Slot];
+      this.#protected.delete(pgno);
+      if (slot.ref) {
+        // Used since it last came round: second chance at the back of the clock.
+        slot.ref = false;
+        this.#protected.set(pgno, slot);
+        continue;
+      }
+      if (slot.node.dirty) writeBack(slot.node);
+      this.evictions++;
     }
   }
 
   *nodes(): IterableIterator<TreeNode> {
     yield* this.#probation.values();
-    yield* this.#protected.values();
+    for (const s of this.#protected.values()) yield s.node;
   }
 
   clear(): void {

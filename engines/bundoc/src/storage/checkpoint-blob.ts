@@ -3,13 +3,19 @@ export interface CheckpointBlob {
   trees: Array<[string, number]>;
   /** Roots of dropped trees whose pages are freed on the next open. */
   detached: number[];
+  /** Free pages. */
   free: number[];
+  /** Pages only the previous checkpoint uses: free once the next checkpoint is durable. */
+  held: number[];
 }
 
-/** u32 tree count, (u16 name length, name UTF-8, u32 root)*, u32 detached count, u32*, u32 free count, u32*. */
+/**
+ * u32 tree count, (u16 name length, name UTF-8, u32 root)*, then three page lists (detached, free,
+ * held), each a u32 count followed by u32 page numbers; zero padding to the end of the last page.
+ */
 export function encodeBlob(b: CheckpointBlob): Buffer {
   const names = b.trees.map(([n]) => Buffer.from(n, 'utf8'));
-  let size = 4 + 4 + 4 * b.detached.length + 4 + 4 * b.free.length;
+  let size = 16 + 4 * (b.detached.length + b.free.length + b.held.length);
   for (const n of names) size += 6 + n.length;
   const out = Buffer.alloc(size);
   let o = 0;
@@ -22,7 +28,7 @@ export function encodeBlob(b: CheckpointBlob): Buffer {
     out.writeUInt32LE(b.trees[i][1], o);
     o += 4;
   }
-  for (const list of [b.detached, b.free]) {
+  for (const list of [b.detached, b.free, b.held]) {
     out.writeUInt32LE(list.length, o);
     o += 4;
     for (const p of list) {
@@ -33,8 +39,8 @@ export function encodeBlob(b: CheckpointBlob): Buffer {
   return out;
 }
 
-export function blobSize(treeNamesBytes: number, trees: number, detached: number, free: number): number {
-  return 12 + 6 * trees + treeNamesBytes + 4 * (detached + free);
+export function blobSize(treeNamesBytes: number, trees: number, detached: number, pages: number): number {
+  return 16 + 6 * trees + treeNamesBytes + 4 * (detached + pages);
 }
 
 /** Throws a plain Error with the reason when the bytes do not parse. */
@@ -55,7 +61,7 @@ export function decodeBlob(buf: Buffer): CheckpointBlob {
     o += 6 + len;
   }
   const lists: number[][] = [];
-  for (let l = 0; l < 2; l++) {
+  for (let l = 0; l < 3; l++) {
     need(4);
     const n = buf.readUInt32LE(o);
     o += 4;
@@ -68,5 +74,5 @@ export function decodeBlob(buf: Buffer): CheckpointBlob {
   // The catalog is zero-padded to fill its last page.
   for (let i = o; i < buf.length; i++)
     if (buf[i] !== 0) throw new Error('checkpoint catalog has trailing bytes');
-  return { trees, detached: lists[0], free: lists[1] };
+  return { trees, detached: lists[0], free: lists[1], held: lists[2] };
 }

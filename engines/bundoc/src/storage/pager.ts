@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { BufferPool } from './buffer-pool.js';
 import { META_PAGES, NODE_HEADER, PAGE_OVERFLOW } from './constants.js';
 import { CorruptionError } from './errors.js';
+import { syncFile } from './fsync-observer.js';
 import { decodeNode, encodeNode, type TreeNode } from './node.js';
 import type { PageSealer } from './page-seal.js';
 
@@ -21,7 +22,9 @@ export interface ChainRead {
  * allocated in the current epoch (`fresh`) and freed only once the next checkpoint is durable.
  */
 export class Pager {
+  /** Name used in errors (relative to the store directory). */
   readonly fileName: string;
+  readonly filePath: string;
   readonly sealer: PageSealer;
   readonly pool: BufferPool;
   readonly fh: FileHandle;
@@ -38,6 +41,7 @@ export class Pager {
 
   constructor(
     fh: FileHandle,
+    filePath: string,
     fileName: string,
     sealer: PageSealer,
     cacheBytes: number,
@@ -46,6 +50,7 @@ export class Pager {
   ) {
     this.fh = fh;
     this.fd = fh.fd;
+    this.filePath = filePath;
     this.fileName = fileName;
     this.sealer = sealer;
     this.pool = new BufferPool(cacheBytes, sealer.pageSize);
@@ -201,6 +206,6 @@ export class Pager {
   }
 
   async sync(): Promise<void> {
-    await this.fh.datasync();
+    await syncFile(this.fh, this.filePath);
   }
 }

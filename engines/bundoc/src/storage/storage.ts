@@ -6,6 +6,7 @@ import { blobSize, type CheckpointBlob, decodeBlob, encodeBlob } from './checkpo
 import {
   DATA_FILE,
   FORMAT_VERSION,
+  LOCK_FILE,
   META_PAGES,
   maxKeyBytes,
   NODE_HEADER,
@@ -24,6 +25,7 @@ import {
   InvalidArgumentError,
   StoreFailedError,
 } from './errors.js';
+import { syncDir, syncFile } from './fsync-observer.js';
 import { DirLock } from './lock.js';
 import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
 import { compareBytes, isOverflow, type LeafValue, leafEntrySize } from './node.js';
@@ -34,7 +36,7 @@ import { keyString } from './sorted-keys.js';
 import { type ScanBatch, Transaction, type TxHost } from './transaction.js';
 import { checkTree } from './validate.js';
 import { VersionStore } from './versions.js';
-import { type Durability, syncDir, Wal } from './wal.js';
+import { type Durability, Wal } from './wal.js';
 
 export interface StorageOptions {
   pageSize?: PageSize;
@@ -80,6 +82,8 @@ export interface VerifyReport {
 }
 
 const KEY_CHECK_AAD = Buffer.from('bundoc-key-check', 'latin1');
+/** The data file is written under this name and renamed into place once complete. */
+const CREATING_FILE = `${DATA_FILE}.creating`;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** Reads both meta slots; slot 1 sits one page in, and the page size is only known from a valid slot. */
@@ -139,8 +143,16 @@ export class Storage implements TxHost {
   #meta: Meta;
   /** Pages of the last checkpoint's catalog blob: in use until the next checkpoint is durable. */
   #blobPages: number[];
-  /** Pages freed before an in-flight checkpoint; reusable once its meta is durable. */
-  #releasing: number[] = [];
+  /**
+   * Pages the previous checkpoint references but the newest does not. They stay untouched until one more
+   * checkpoint is durable, so that if the newest meta page is ever unreadable the other one still
+   * describes an intact tree (FORMAT.md "Page lifecycle").
+   */
+  #held: number[];
+  /** Pages the newest durable checkpoint references but an in-flight one does not (held once it lands). */
+  #retiring: number[] = [];
+  /** Detached roots as recorded by the last checkpoint, to tell whether a new one would change anything. */
+  #detachedAtCheckpoint: string;
   #checkpointChain: Promise<void> = Promise.resolve();
   #checkpointRunning = false;
   #walBytesAtCheckpoint = 0;
@@ -170,6 +182,8 @@ export class Storage implements TxHost {
     this.#wal = wal;
     this.#meta = meta;
     this.#blobPages = blobPages;
+    this.#held = blob.held.slice();
+    this.#detachedAtCheckpoint = blob.detached.join(',');
     this.#opts = opts;
     this.maxKey = maxKeyBytes(meta.pageSize);
     this.#btree = new BTree(pager, pager.sealer.logicalSize - NODE_HEADER);
@@ -210,8 +224,13 @@ export class Storage implements TxHost {
     let exists = fs.existsSync(file);
     if (!exists && fs.existsSync(dir)) {
       if (!fs.statSync(dir).isDirectory()) throw new FormatError(`${dir} is not a directory`);
+      // A creation cut short by a crash leaves only these behind; anything else is someone else's data.
+      const leftovers = new Set([LOCK_FILE, CREATING_FILE, WAL_DIR]);
       const entries = fs.readdirSync(dir);
-      if (entries.length > 0) throw new FormatError(`${dir} is not a bundoc store (it holds other files)`);
+      const walEntries = entries.includes(WAL_DIR) ? fs.readdirSync(path.join(dir, WAL_DIR)) : [];
+      if (entries.some((e) => !leftovers.has(e)) || walEntries.length > 0) {
+        throw new FormatError(`${dir} is not a bundoc store (it holds other files)`);
+      }
     }
     // Everything that can be refused is checked before the lock is taken, so refusal changes nothing.
     let meta: Meta | undefined;
@@ -264,12 +283,12 @@ export class Storage implements TxHost {
       nextSegment: 0,
       keyCheck,
     };
-    const tmp = path.join(dir, `${DATA_FILE}.creating`);
+    const tmp = path.join(dir, CREATING_FILE);
     const fh = await fsp.open(tmp, 'w');
     try {
       await fh.write(encodeMeta(meta, pageSize), 0, pageSize, 0);
       await fh.write(Buffer.alloc(pageSize), 0, pageSize, pageSize);
-      await fh.sync();
+      await syncFile(fh, tmp);
     } finally {
       await fh.close();
     }
@@ -289,8 +308,16 @@ export class Storage implements TxHost {
     let wal: Wal | undefined;
     try {
       const sealer = new PageSealer(meta.pageSize, cipher);
-      const pager = new Pager(fh, DATA_FILE, sealer, opts.cacheBytes, meta.pageCount, []);
-      let blob: CheckpointBlob = { trees: [], detached: [], free: [] };
+      const pager = new Pager(
+        fh,
+        path.join(dir, DATA_FILE),
+        DATA_FILE,
+        sealer,
+        opts.cacheBytes,
+        meta.pageCount,
+        [],
+      );
+      let blob: CheckpointBlob = { trees: [], detached: [], free: [], held: [] };
       let blobPages: number[] = [];
       if (meta.blobHead !== 0) {
         const r = pager.readChain(PAGE_BLOB, meta.blobHead, meta.blobLength);
@@ -629,17 +656,35 @@ export class Storage implements TxHost {
     return run;
   }
 
+  /** True when the durable checkpoint already describes the current state exactly. */
+  #clean(): boolean {
+    return (
+      this.#wal.lastLsn === this.#meta.checkpointLsn &&
+      this.#pager.pendingFree.length === 0 &&
+      this.#pager.fresh.size === 0 &&
+      this.#versions.droppedRoots().join(',') === this.#detachedAtCheckpoint
+    );
+  }
+
+  /**
+   * Checkpoint N+1 (FORMAT.md "Checkpoint"): write every dirty page, write the catalog blob, fsync the
+   * WAL up to the checkpoint LSN and the data file, then write the meta page into slot (N+1) % 2 and fsync
+   * again. Pages only checkpoint N-1 used become free; pages only N used are held for one more round.
+   */
   async #checkpoint(): Promise<void> {
     if (this.#failed) throw this.#failed;
+    if (this.#clean()) return;
     const pager = this.#pager;
     // --- synchronous snapshot: nothing else runs between here and the first await ---
     const cpLsn = this.#wal.lastLsn;
+    const previousCpLsn = this.#meta.checkpointLsn;
     pager.flushDirty();
     const trees = [...this.#catalog.entries()];
     const detached = this.#versions.droppedRoots();
     let nameBytes = 0;
     for (const [n] of trees) nameBytes += Buffer.byteLength(n, 'utf8');
-    const releasing = [...pager.pendingFree, ...this.#blobPages];
+    const retiring = [...pager.pendingFree, ...this.#blobPages];
+    const released = this.#held;
     // The catalog's own pages come off the free list, which shrinks the catalog: settle on a page count
     // that fits, then pad the catalog to fill exactly those pages.
     const cap = pager.chainCapacity;
@@ -648,14 +693,14 @@ export class Storage implements TxHost {
         nameBytes,
         trees.length,
         detached.length,
-        releasing.length + Math.max(0, pager.freeList.length - taken),
+        Math.max(0, pager.freeList.length - taken) + released.length + retiring.length,
       );
     let k = 1;
     while (Math.ceil(sizeWith(k) / cap) > k) k = Math.ceil(sizeWith(k) / cap);
     const blobPages: number[] = [];
     for (let i = 0; i < k; i++)
       blobPages.push(pager.freeList.length > 0 ? pager.freeList.pop()! : pager.pageCount++);
-    const raw = encodeBlob({ trees, detached, free: [...pager.freeList, ...releasing] });
+    const raw = encodeBlob({ trees, detached, free: [...pager.freeList, ...released], held: retiring });
     const blob = Buffer.alloc(k * cap);
     raw.copy(blob);
     pager.writeChain(PAGE_BLOB, blob, cpLsn, blobPages);
@@ -671,7 +716,8 @@ export class Storage implements TxHost {
     pager.pendingFree = [];
     pager.fresh = new Set();
     this.#blobPages = blobPages;
-    this.#releasing = releasing;
+    this.#retiring = retiring;
+    this.#detachedAtCheckpoint = detached.join(',');
     // --- durable part; commits continue meanwhile and copy-on-write away from these pages ---
     try {
       await this.#wal.waitDurable(cpLsn);
@@ -683,12 +729,14 @@ export class Storage implements TxHost {
       throw this.#fail(e);
     }
     this.#meta = meta;
-    pager.freeList.push(...releasing);
-    this.#releasing = [];
+    pager.freeList.push(...released);
+    this.#held = retiring;
+    this.#retiring = [];
     this.checkpoints++;
     this.#lastCheckpointAt = Date.now();
     await this.#wal.rotate();
-    await this.#wal.dropSegmentsUpTo(cpLsn);
+    // The WAL after the previous checkpoint stays: recovery from the other meta page replays it.
+    await this.#wal.dropSegmentsUpTo(previousCpLsn);
     this.#walBytesAtCheckpoint = this.#wal.stats().bytes;
   }
 
@@ -800,7 +848,8 @@ export class Storage implements TxHost {
     const reachable = owner.size;
     for (const p of pager.freeList) claim(p, 'free list');
     for (const p of pager.pendingFree) claim(p, 'pending free');
-    for (const p of this.#releasing) claim(p, 'released at checkpoint');
+    for (const p of this.#retiring) claim(p, 'retiring at checkpoint');
+    for (const p of this.#held) claim(p, 'held for the previous checkpoint');
     for (const p of this.#blobPages) claim(p, 'checkpoint catalog');
     for (let p = META_PAGES; p < pager.pageCount; p++) {
       if (!owner.has(p))

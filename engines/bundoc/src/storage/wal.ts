@@ -1,10 +1,10 @@
-import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import CRC32 from 'crc-32';
 import { CRYPTO_BYTES, WAL_DIR } from './constants.js';
 import { type Cipher, walAad } from './crypto.js';
 import { CorruptionError, StoreFailedError } from './errors.js';
+import { syncDir, syncFile } from './fsync-observer.js';
 
 export type Durability = 'full' | 'normal' | 'off';
 
@@ -66,6 +66,46 @@ function decodeRecordAt(
     body: buf.subarray(off + REC_HEADER, end),
     end,
   };
+}
+
+/** Header of a segment file: its size, and its first LSN when the header is intact. */
+async function readSegmentHeader(
+  file: string,
+  no: number,
+): Promise<{ size: number; firstLsn: number | undefined }> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const h = Buffer.alloc(SEG_HEADER);
+    const { bytesRead } = await fh.read(h, 0, SEG_HEADER, 0);
+    const ok =
+      bytesRead === SEG_HEADER &&
+      h.subarray(0, 8).equals(SEG_MAGIC) &&
+      h.readInt32LE(28) === CRC32.buf(h.subarray(0, 28)) &&
+      h.readDoubleLE(8) === no;
+    return { size, firstLsn: ok ? h.readDoubleLE(16) : undefined };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * An invalid record at the end of the last segment is a torn tail only if nothing after it proves it
+ * had been made durable: every record carries the LSN known to be fsynced when it was written, so a
+ * later valid record with synced >= the missing LSN means acknowledged data was damaged — that must
+ * fail loudly, never be silently dropped.
+ */
+function assertTorn(buf: Buffer, off: number, missingLsn: number, rel: string): void {
+  for (let o = off + 1; o + REC_HEADER <= buf.length; o++) {
+    const rec = decodeRecordAt(buf, o);
+    if (rec && rec.lsn >= missingLsn && rec.synced >= missingLsn) {
+      throw new CorruptionError(
+        rel,
+        undefined,
+        `record at byte ${off} (lsn ${missingLsn}) is damaged but later records show it was durable`,
+      );
+    }
+  }
 }
 
 export interface WalOpenResult {
@@ -135,7 +175,11 @@ export class Wal {
     this.#durableLsn = lastLsn;
   }
 
-  /** Reads every segment, cuts a torn tail, starts a fresh segment; returns records after the checkpoint. */
+  /**
+   * Recovery of the log (FORMAT.md "Recovery"): skips segments the checkpoint covers, reads the rest in
+   * order, cuts a torn tail of the last segment, refuses damage anywhere else, starts a fresh segment,
+   * and returns the records after the checkpoint.
+   */
   static async open(
     storeDir: string,
     opts: {
@@ -147,116 +191,114 @@ export class Wal {
     },
   ): Promise<WalOpenResult> {
     const dir = path.join(storeDir, WAL_DIR);
-    await fsp.mkdir(dir, { recursive: true });
-    const names = (await fsp.readdir(dir))
+    // A new log directory must itself survive power loss before anything is acknowledged from it.
+    if ((await fsp.mkdir(dir, { recursive: true })) !== undefined) await syncDir(storeDir);
+    const cp = opts.checkpointLsn;
+    const files = (await fsp.readdir(dir))
       .map((n) => ({ n, no: parseSegmentName(n) }))
       .filter((x): x is { n: string; no: number } => x.no !== undefined)
       .sort((a, b) => a.no - b.no);
-    const segments: Segment[] = [];
-    const records: WalRecord[] = [];
-    let lastLsn = opts.checkpointLsn;
-    let prevLsn: number | undefined;
+    const heads = await Promise.all(files.map((f) => readSegmentHeader(path.join(dir, f.n), f.no)));
     let tornBytes = 0;
-    const bufs = new Map<number, Buffer>();
-    for (const { n, no } of names) bufs.set(no, await fsp.readFile(path.join(dir, n)));
-    for (let si = 0; si < names.length; si++) {
-      const { n, no } = names[si];
+    // A last segment without a valid header was torn while being created: it never held a record.
+    if (files.length > 0 && heads[heads.length - 1].firstLsn === undefined) {
+      tornBytes += heads[heads.length - 1].size;
+      await fsp.rm(path.join(dir, files[files.length - 1].n));
+      files.pop();
+      heads.pop();
+    }
+    // Segments before the last one that starts at or before the checkpoint hold only checkpointed records.
+    let start = 0;
+    for (let i = 0; i < files.length; i++) {
+      const first = heads[i].firstLsn;
+      if (first !== undefined && first <= cp + 1) start = i;
+    }
+    const segments: Segment[] = [];
+    for (let i = 0; i < start; i++) {
+      segments.push({
+        no: files[i].no,
+        file: files[i].n,
+        firstLsn: heads[i].firstLsn ?? 0,
+        lastLsn: (heads[i + 1].firstLsn ?? cp + 1) - 1,
+        size: heads[i].size,
+      });
+    }
+    const records: WalRecord[] = [];
+    let expected = files.length > start ? (heads[start].firstLsn ?? cp + 1) : cp + 1;
+    for (let i = start; i < files.length; i++) {
+      const { n, no } = files[i];
       const rel = `${WAL_DIR}/${n}`;
-      if (si > 0 && no !== names[si - 1].no + 1) {
-        throw new CorruptionError(rel, undefined, `WAL segment ${names[si - 1].no + 1} is missing`);
+      if (i > start && no !== files[i - 1].no + 1) {
+        throw new CorruptionError(rel, undefined, `WAL segment ${files[i - 1].no + 1} is missing`);
       }
-      const buf = bufs.get(no)!;
-      const isLast = si === names.length - 1;
-      const header = buf.subarray(0, SEG_HEADER);
-      const headerOk =
-        buf.length >= SEG_HEADER &&
-        header.subarray(0, 8).equals(SEG_MAGIC) &&
-        header.readInt32LE(28) === CRC32.buf(header.subarray(0, 28)) &&
-        header.readDoubleLE(8) === no;
-      if (!headerOk) {
-        if (!isLast) throw new CorruptionError(rel, undefined, 'bad segment header');
-        // A segment torn while being created: it never held an acknowledged record.
-        tornBytes += buf.length;
-        await fsp.rm(path.join(dir, n));
-        continue;
+      const firstLsn = heads[i].firstLsn;
+      if (firstLsn === undefined) throw new CorruptionError(rel, undefined, 'bad segment header');
+      if (firstLsn !== expected) {
+        throw new CorruptionError(
+          rel,
+          undefined,
+          i === start
+            ? `log starts at lsn ${firstLsn} but the checkpoint ends at ${cp}: records are missing`
+            : `segment starts at lsn ${firstLsn}, expected ${expected}`,
+        );
       }
-      const firstLsn = header.readDoubleLE(16);
+      const buf = await fsp.readFile(path.join(dir, n));
+      const isLast = i === files.length - 1;
       let off = SEG_HEADER;
-      let segLast = firstLsn - 1;
       while (off < buf.length) {
         const rec = decodeRecordAt(buf, off);
-        const expected = prevLsn === undefined ? undefined : prevLsn + 1;
-        if (!rec || (expected !== undefined && rec.lsn !== expected)) {
-          const want = expected ?? firstLsn;
-          Wal.#assertTorn(names, bufs, si, off, want, rel);
+        if (!rec || rec.lsn !== expected) {
+          // Every segment but the last was fsynced in full before its successor was created.
+          if (!isLast) {
+            throw new CorruptionError(
+              rel,
+              undefined,
+              `record at byte ${off} (lsn ${expected}) is damaged in a segment that was fully synced`,
+            );
+          }
+          assertTorn(buf, off, expected, rel);
           tornBytes += buf.length - off;
           const fh = await fsp.open(path.join(dir, n), 'r+');
-          await fh.truncate(off);
-          await fh.datasync();
-          await fh.close();
-          for (const later of names.slice(si + 1)) {
-            tornBytes += bufs.get(later.no)!.length;
-            await fsp.rm(path.join(dir, later.n));
+          try {
+            await fh.truncate(off);
+            await syncFile(fh, path.join(dir, n));
+          } finally {
+            await fh.close();
           }
-          names.length = si + 1;
           break;
         }
-        prevLsn = rec.lsn;
-        segLast = rec.lsn;
-        if (rec.lsn > opts.checkpointLsn) {
+        if (rec.lsn > cp) {
           let body = rec.body;
           if (opts.cipher) {
             const plain = opts.cipher.open(body, walAad(rec.lsn));
-            if (!plain)
-              throw new CorruptionError(rel, undefined, `record lsn ${rec.lsn} fails authentication`);
+            if (!plain) {
+              throw new CorruptionError(
+                rel,
+                undefined,
+                `record at byte ${off} (lsn ${rec.lsn}) fails authentication`,
+              );
+            }
             body = plain;
           }
           records.push({ lsn: rec.lsn, body });
         }
-        lastLsn = Math.max(lastLsn, rec.lsn);
+        expected++;
         off = rec.end;
       }
-      segments.push({ no, file: n, firstLsn, lastLsn: segLast, size: Math.min(off, buf.length) });
+      segments.push({ no, file: n, firstLsn, lastLsn: expected - 1, size: Math.min(off, buf.length) });
     }
-    if (records.length > 0 && records[0].lsn !== opts.checkpointLsn + 1) {
-      throw new CorruptionError(
-        WAL_DIR,
-        undefined,
-        `log starts at lsn ${records[0].lsn} but the checkpoint ends at ${opts.checkpointLsn}`,
-      );
-    }
+    const lastLsn = Math.max(cp, expected - 1);
     const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, segments, lastLsn);
-    const nextNo = Math.max(opts.nextSegment, (names.at(-1)?.no ?? -1) + 1);
-    await wal.#startSegment(nextNo);
-    return { wal, records, tornBytes };
-  }
-
-  /**
-   * An invalid record is a torn tail only if nothing later proves it had been made durable: every record
-   * carries the LSN known to be fsynced when it was written, so a later record with synced >= the missing
-   * LSN means acknowledged data was damaged — that must fail loudly, never be silently dropped.
-   */
-  static #assertTorn(
-    names: Array<{ n: string; no: number }>,
-    bufs: Map<number, Buffer>,
-    si: number,
-    off: number,
-    missingLsn: number,
-    rel: string,
-  ): void {
-    for (let sj = si; sj < names.length; sj++) {
-      const buf = bufs.get(names[sj].no)!;
-      for (let o = sj === si ? off + 1 : SEG_HEADER; o + REC_HEADER <= buf.length; o++) {
-        const rec = decodeRecordAt(buf, o);
-        if (rec && rec.lsn >= missingLsn && rec.synced >= missingLsn) {
-          throw new CorruptionError(
-            rel,
-            undefined,
-            `record at byte ${off} (lsn ${missingLsn}) is damaged but later records show it was durable`,
-          );
-        }
-      }
+    const last = segments[segments.length - 1];
+    if (last && last.size === SEG_HEADER && last.firstLsn === lastLsn + 1) {
+      // An empty last segment (nothing was committed in the previous session) is reused, so opening
+      // and closing an unchanged store leaves its files as they were.
+      wal.#fh = await fsp.open(path.join(dir, last.file), 'r+');
+    } else {
+      const nextNo = Math.max(opts.nextSegment, (files.length > 0 ? files[files.length - 1].no : -1) + 1);
+      await wal.#startSegment(nextNo);
     }
+    return { wal, records, tornBytes };
   }
 
   get lastLsn(): number {
@@ -275,14 +317,19 @@ export class Wal {
     return this.#segments.at(-1)!.no;
   }
 
+  /**
+   * Creates segment `no`. Its first record is the first one not yet written: appends made while the file
+   * is being created (they wait in the pending buffer) land in it, so the header must not use #lastLsn.
+   */
   async #startSegment(no: number): Promise<void> {
     const file = segmentName(no);
+    const firstLsn = this.#writtenLsn + 1;
     const fh = await fsp.open(path.join(this.dir, file), 'wx');
-    await fh.write(encodeSegmentHeader(no, this.#lastLsn + 1), 0, SEG_HEADER, 0);
-    await fh.datasync();
+    await fh.write(encodeSegmentHeader(no, firstLsn), 0, SEG_HEADER, 0);
+    await syncFile(fh, path.join(this.dir, file));
     await syncDir(this.dir);
     this.#fh = fh;
-    this.#segments.push({ no, file, firstLsn: this.#lastLsn + 1, lastLsn: this.#lastLsn, size: SEG_HEADER });
+    this.#segments.push({ no, file, firstLsn, lastLsn: firstLsn - 1, size: SEG_HEADER });
   }
 
   /** Buffers one record (synchronously); the returned LSN orders it after every earlier append. */
@@ -373,7 +420,7 @@ export class Wal {
     const upTo = this.#writtenLsn;
     this.#syncRequested = false;
     if (this.#durableLsn >= upTo) return;
-    await this.#fh.datasync();
+    await syncFile(this.#fh, path.join(this.dir, this.#segments.at(-1)!.file));
     this.fsyncs++;
     this.#durableLsn = upTo;
     release(this.#durable, upTo);
@@ -459,13 +506,4 @@ function release(waiters: Waiter[], upTo: number): void {
     else waiters[keep++] = w;
   }
   waiters.length = keep;
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
-  } finally {
-    fs.closeSync(fd);
-  }
 }

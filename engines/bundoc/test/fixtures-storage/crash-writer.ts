@@ -1,7 +1,7 @@
 // Child process for crash tests: commits forever and reports each acknowledged commit on stdout
 // (pipes are synchronous on Linux, so a printed line means the commit had resolved).
 import { Storage } from '../../src/storage/index.js';
-import { expectedValue, keyFor } from './workload.js';
+import { applyCommit } from './workload.js';
 
 const [dir, durability, startArg, concurrencyArg] = process.argv.slice(2);
 let next = Number(startArg);
@@ -20,11 +20,7 @@ process.stdout.write('READY\n');
 async function writer(): Promise<void> {
   for (;;) {
     const i = next++;
-    await st.transaction(async (tx) => {
-      tx.put('crash', keyFor(i), expectedValue(i));
-      // Every fifth commit deletes an earlier key, so merges and the free list take part.
-      if (i % 5 === 0 && i >= 7) tx.delete('crash', keyFor(i - 7));
-    });
+    await st.transaction((tx) => applyCommit(tx, i));
     process.stdout.write(`A ${i}\n`);
   }
 }

@@ -1,4 +1,6 @@
-/** Deterministic crash-test workload shared by the child writer and the checking parent. */
+import type { Transaction } from '../../src/storage/index.js';
+
+/** Deterministic crash-test workload shared by the child writer, the power-loss test and the checkers. */
 export function keyFor(i: number): Uint8Array {
   return Buffer.from(`k${String(i).padStart(8, '0')}`);
 }
@@ -11,8 +13,18 @@ export function expectedValue(i: number): Uint8Array {
   return b;
 }
 
-/** Commit i deletes key i-7 when i % 5 === 0. */
+/** Commit i deletes key i-7 unless i % 4 === 0: most keys are short-lived (merges, free-list reuse). */
+function deletes(i: number): boolean {
+  return i >= 7 && i % 4 !== 0;
+}
+
+/** The commit that deletes key i, if any. */
 export function deleterOf(i: number): number | undefined {
-  const j = i + 7;
-  return j % 5 === 0 ? j : undefined;
+  return deletes(i + 7) ? i + 7 : undefined;
+}
+
+/** Commit i: puts key i and may delete key i-7, in one transaction. */
+export function applyCommit(tx: Transaction, i: number, tree = 'crash'): void {
+  tx.put(tree, keyFor(i), expectedValue(i));
+  if (deletes(i)) tx.delete(tree, keyFor(i - 7));
 }
