@@ -256,6 +256,25 @@ t.test('macros and functions listed in SECURITY.md evaluate', async (t) => {
   }
 });
 
+t.test('documents as CEL maps: size, in, keys, equality, nested and null-prototype objects', async (t) => {
+  const inner = Object.assign(Object.create(null), { x: 1, at: new Date(0) });
+  const stored = { a: 1, o: { k: 'v', n: [1, { d: new Date(0) }] }, inner };
+  for (const rule of [
+    'size(resource.data) == 3',
+    '"a" in resource.data && !("b" in resource.data)',
+    'resource.data.exists(k, k == "o") && resource.data.all(k, k in ["a", "o", "inner"])',
+    'resource.data.o == {"k": "v", "n": [1, {"d": timestamp("1970-01-01T00:00:00Z")}]}',
+    'resource.data.o != {"k": "v"}',
+    'resource.data.o.n[1].d == timestamp("1970-01-01T00:00:00Z")',
+    'resource.data.inner.x == 1 && resource.data.inner.at < request.time',
+    'has(resource.data.o.k) && !has(resource.data.o.missing)',
+    'resource.data["o"]["k"] == "v"',
+    'resource.data.o.map(k, k).size() == 2',
+  ]) {
+    t.equal(decide({ read: rule }, 'read', { stored }).allowed, true, rule);
+  }
+});
+
 t.test('request.method names the operation', async (t) => {
   const rules = { write: 'request.method == "update"' };
   t.equal(decide(rules, 'update', { stored: {}, incoming: {} }).allowed, true);
