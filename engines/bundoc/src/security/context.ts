@@ -85,7 +85,7 @@ function checkClaim(v: unknown, path: string, depth: number): void {
     throw new InvalidAuthContextError(`"auth.claims" is nested deeper than ${MAX_CLAIMS_DEPTH} levels`);
   }
   if (Array.isArray(v)) {
-    v.forEach((e, i) => checkClaim(e, `${path}.${i}`, depth + 1));
+    for (let i = 0; i < v.length; i++) checkClaim(v[i], `${path}.${i}`, depth + 1);
     return;
   }
   if (!isPlainObject(v)) throw new InvalidAuthContextError(`"${path}" is not a plain object`);
