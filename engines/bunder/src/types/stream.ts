@@ -231,16 +231,29 @@ export class ConsumerGroup {
 
 // --- entries and nodes ------------------------------------------------------------------------------
 
+/** An entry as read: materialized on demand from its node's packed storage. */
 export interface StreamEntry {
   readonly id: StreamID;
   /** field, value, field, value, … */
   readonly fields: readonly string[];
-  deleted: boolean;
 }
 
-/** One listpack's worth of entries, with its exact listpack size for the node-size rule. */
+const DELETED = 1;
+const SAMEFIELDS = 2;
+
+/**
+ * One listpack's worth of entries, stored packed: IDs in a BigUint64Array, flags in a Uint8Array, values
+ * (and field names when they differ from the node's master fields) in one flat array. No object per
+ * entry; an entry object is only built when read. Keeps the exact listpack size for the node-size rule.
+ */
 class StreamNode {
-  readonly entries: StreamEntry[] = [];
+  private ids = new BigUint64Array(16);
+  private flags = new Uint8Array(8);
+  /** starts[i]..starts[i+1] are entry i's strings in `items`. */
+  private starts = new Int32Array(9);
+  private readonly items: string[] = [];
+  /** Entries stored, tombstones included. */
+  count = 0;
   live = 0;
   deleted = 0;
   bytes: number;
@@ -260,8 +273,84 @@ class StreamNode {
     this.deleted = deleted;
   }
 
+  push(id: StreamID, fields: readonly string[], same: boolean, deleted = false): void {
+    const i = this.count;
+    if (i === this.flags.length) this.grow(i * 2);
+    this.ids[2 * i] = id.ms;
+    this.ids[2 * i + 1] = id.seq;
+    this.flags[i] = (same ? SAMEFIELDS : 0) | (deleted ? DELETED : 0);
+    if (same) for (let k = 1; k < fields.length; k += 2) this.items.push(fields[k]!);
+    else for (const f of fields) this.items.push(f);
+    this.starts[i + 1] = this.items.length;
+    this.count = i + 1;
+  }
+
+  /** Drops spare capacity once the node is closed to appends (as Redis shrinks a full listpack). */
+  shrink(): void {
+    if (this.flags.length > this.count) this.grow(Math.max(1, this.count));
+  }
+
+  private grow(capacity: number): void {
+    const ids = new BigUint64Array(capacity * 2);
+    ids.set(this.ids.subarray(0, capacity * 2));
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags.subarray(0, capacity));
+    const starts = new Int32Array(capacity + 1);
+    starts.set(this.starts.subarray(0, capacity + 1));
+    this.ids = ids;
+    this.flags = flags;
+    this.starts = starts;
+  }
+
+  idAt(i: number): StreamID {
+    return { ms: this.ids[2 * i]!, seq: this.ids[2 * i + 1]! };
+  }
+
+  /** Compares entry i's ID with `id` without building an ID object. */
+  cmpAt(i: number, id: StreamID): number {
+    const ms = this.ids[2 * i]!;
+    if (ms !== id.ms) return ms < id.ms ? -1 : 1;
+    const seq = this.ids[2 * i + 1]!;
+    return seq === id.seq ? 0 : seq < id.seq ? -1 : 1;
+  }
+
+  isDeleted(i: number): boolean {
+    return (this.flags[i]! & DELETED) !== 0;
+  }
+
+  markDeleted(i: number): void {
+    this.flags[i]! |= DELETED;
+  }
+
+  entryAt(i: number): StreamEntry {
+    const start = this.starts[i]!;
+    const end = this.starts[i + 1]!;
+    let fields: string[];
+    if (this.flags[i]! & SAMEFIELDS) {
+      const mf = this.masterFields;
+      fields = new Array(mf.length * 2);
+      for (let k = 0; k < mf.length; k++) {
+        fields[2 * k] = mf[k]!;
+        fields[2 * k + 1] = this.items[start + k]!;
+      }
+    } else fields = this.items.slice(start, end);
+    return { id: this.idAt(i), fields };
+  }
+
   get lastId(): StreamID {
-    return this.entries[this.entries.length - 1]!.id;
+    return this.idAt(this.count - 1);
+  }
+
+  clone(): StreamNode {
+    const n = new StreamNode(this.master, this.masterFields);
+    for (let i = 0; i < this.count; i++) {
+      const e = this.entryAt(i);
+      n.push(e.id, e.fields, (this.flags[i]! & SAMEFIELDS) !== 0, this.isDeleted(i));
+    }
+    n.live = this.live;
+    n.deleted = this.deleted;
+    n.bytes = this.bytes;
+    return n;
   }
 }
 
@@ -346,8 +435,13 @@ export class Stream {
       if (maxBytes === 0 || maxBytes > 1 << 30) maxBytes = 1 << 30;
       let total = 0;
       for (const f of fields) total += f.length;
-      if (node.bytes + total >= maxBytes) node = undefined;
-      else if (limits.maxEntries > 0 && node.live + node.deleted >= limits.maxEntries) node = undefined;
+      if (
+        node.bytes + total >= maxBytes ||
+        (limits.maxEntries > 0 && node.live + node.deleted >= limits.maxEntries)
+      ) {
+        node.shrink();
+        node = undefined;
+      }
     }
     const masterFields: string[] = [];
     let same: boolean;
@@ -373,7 +467,7 @@ export class Stream {
     for (let i = 0; i < fields.length; i++) if (!same || i % 2 === 1) bytes += lpStringSize(fields[i]!);
     bytes += lpIntSize(same ? numFields + 3 : numFields * 2 + 4);
     node.bytes += bytes;
-    node.entries.push({ id, fields, deleted: false });
+    node.push(id, fields, same);
     this.length++;
     this.entriesAdded++;
     this.lastId = id;
@@ -402,31 +496,32 @@ export class Stream {
    * after an XSETID moved the last ID backwards; the walk then behaves as Redis's does.)
    */
   *range(start: StreamID = MIN_ID, end: StreamID = MAX_ID, rev = false): Generator<StreamEntry> {
-    for (const [, e] of this.walk(start, end, rev)) yield e;
+    for (const [ni, i] of this.walk(start, end, rev)) yield this.nodes[ni]!.entryAt(i);
   }
 
-  private *walk(start: StreamID, end: StreamID, rev: boolean): Generator<[number, StreamEntry]> {
+  /** Positions (node, index) of the live entries in range, in iteration order. */
+  private *walk(start: StreamID, end: StreamID, rev: boolean): Generator<[number, number]> {
     if (this.nodes.length === 0) return;
     if (!rev) {
       let ni = isZeroId(start) ? 0 : this.seekNode(start);
       if (ni < 0) ni = 0;
       for (; ni < this.nodes.length; ni++) {
-        for (const e of this.nodes[ni]!.entries) {
-          if (e.deleted || cmpId(e.id, start) < 0) continue;
-          if (cmpId(e.id, end) > 0) return;
-          yield [ni, e];
+        const n = this.nodes[ni]!;
+        for (let i = 0; i < n.count; i++) {
+          if (n.isDeleted(i) || n.cmpAt(i, start) < 0) continue;
+          if (n.cmpAt(i, end) > 0) return;
+          yield [ni, i];
         }
       }
     } else {
       let ni = isZeroId(end) ? -1 : this.seekNode(end);
       if (ni < 0) ni = this.nodes.length - 1;
       for (; ni >= 0; ni--) {
-        const entries = this.nodes[ni]!.entries;
-        for (let i = entries.length - 1; i >= 0; i--) {
-          const e = entries[i]!;
-          if (e.deleted || cmpId(e.id, end) > 0) continue;
-          if (cmpId(e.id, start) < 0) return;
-          yield [ni, e];
+        const n = this.nodes[ni]!;
+        for (let i = n.count - 1; i >= 0; i--) {
+          if (n.isDeleted(i) || n.cmpAt(i, end) > 0) continue;
+          if (n.cmpAt(i, start) < 0) return;
+          yield [ni, i];
         }
       }
     }
@@ -434,7 +529,7 @@ export class Stream {
 
   /** The live entry with this exact ID (streamEntryExists). */
   get(id: StreamID): StreamEntry | undefined {
-    for (const [, e] of this.walk(id, id, false)) return e;
+    for (const [ni, i] of this.walk(id, id, false)) return this.nodes[ni]!.entryAt(i);
     return undefined;
   }
 
@@ -446,9 +541,9 @@ export class Stream {
 
   /** XDEL of one ID: marks it deleted, dropping its node when no live entry remains. */
   delete(id: StreamID): boolean {
-    for (const [ni, e] of this.walk(id, id, false)) {
+    for (const [ni, i] of this.walk(id, id, false)) {
       const n = this.nodes[ni]!;
-      e.deleted = true;
+      n.markDeleted(i);
       if (n.live === 1) this.nodes.splice(ni, 1);
       else n.setCounts(n.live - 1, n.deleted + 1);
       this.length--;
@@ -479,11 +574,11 @@ export class Stream {
       }
       if (args.approx) break;
       let fromNode = 0;
-      for (const e of node.entries) {
-        const stop = args.strategy === 'maxlen' ? this.length <= args.maxlen : cmpId(e.id, args.minid) >= 0;
+      for (let i = 0; i < node.count; i++) {
+        const stop = args.strategy === 'maxlen' ? this.length <= args.maxlen : node.cmpAt(i, args.minid) >= 0;
         if (stop) break;
-        if (!e.deleted) {
-          e.deleted = true;
+        if (!node.isDeleted(i)) {
+          node.markDeleted(i);
           fromNode++;
           this.length--;
         }
@@ -578,14 +673,7 @@ export class Stream {
   /** Deep copy (COPY). */
   clone(): Stream {
     const s = new Stream();
-    for (const n of this.nodes) {
-      const m = new StreamNode(n.master, n.masterFields);
-      for (const e of n.entries) m.entries.push({ id: e.id, fields: e.fields, deleted: e.deleted });
-      m.live = n.live;
-      m.deleted = n.deleted;
-      m.bytes = n.bytes;
-      s.nodes.push(m);
-    }
+    for (const n of this.nodes) s.nodes.push(n.clone());
     s.length = this.length;
     s.lastId = this.lastId;
     s.firstId = this.firstId;
