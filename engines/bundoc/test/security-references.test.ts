@@ -340,6 +340,26 @@ t.test('a doc referencing several deleted docs gets one merged setNull update', 
   t.same(plan.updates[0]?.before, { _id: 'p', owner: 'u', tags: ['t1', 't2', 't1'] });
 });
 
+t.test('ids are typed: deleting 1 does not touch references to "1"', async (t) => {
+  const graph = graphOf({ n: {}, r: { properties: { to: ref('n', 'cascade') } } });
+  const db = new MemoryDb(
+    new Map<string, StoredDoc[]>([
+      [
+        'r',
+        [
+          { _id: 'a', to: 1 },
+          { _id: 'b', to: '1' },
+        ],
+      ],
+    ]),
+  );
+  const plan = await planDelete(graph, db, 'n', [1]);
+  t.same(
+    plan.deletes.map((d) => `${d.collection}/${d.id}`),
+    ['r/a', 'n/1'],
+  );
+});
+
 t.test('limits: plan size and finder batch size', async (t) => {
   const graph = graphOf({ tree: { properties: { parent: ref('tree', 'cascade') } } });
   const chain: StoredDoc[] = [{ _id: 0 }];
