@@ -3,7 +3,7 @@ import type { HostStorage } from './host-storage.js';
 import type { RaftConfig } from './raft.js';
 import { RaftNode } from './raft.js';
 import type { Transport } from './transport.js';
-import type { ConfChange, Entry, NodeId, Ready, Role, SnapshotMetadata } from './types.js';
+import type { ConfChange, Entry, HardState, NodeId, Ready, Role, SnapshotMetadata } from './types.js';
 
 /** The application replicated by a group. Every member applies the same entries in the same order. */
 export interface StateMachine<R = unknown> {
@@ -95,6 +95,8 @@ export class RaftGroup<R = unknown> {
   private role: Role = 'follower';
   private leaderId: NodeId = 0;
   private leaderTerm = 0;
+  /** The hard state as last persisted. */
+  private saved: HardState;
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
   private stopped = false;
@@ -118,6 +120,7 @@ export class RaftGroup<R = unknown> {
       peers: options.peers ?? [],
       storage: options.storage,
     });
+    this.saved = options.storage.initialState().hardState;
   }
 
   /** Restores the state machine from the stored snapshot, starts the transport and the tick timer. */
@@ -279,6 +282,13 @@ export class RaftGroup<R = unknown> {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.noteSoftState();
+    // A leader may replicate while it writes its own copy (Raft thesis 10.2.1, as etcd does): its
+    // messages carry no vote and acknowledge nothing of this batch, and a commit that counts its own copy
+    // of these entries leaves only in a later Ready, handled after this one's fsync. Others persist first.
+    const hs = rd.hardState;
+    const sendEarly =
+      this.role === 'leader' && (!hs || (hs.term === this.saved.term && hs.vote === this.saved.vote));
+    if (sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       await this.storage.save(
         {
@@ -288,9 +298,10 @@ export class RaftGroup<R = unknown> {
         },
         rd.mustSync || rd.snapshot !== undefined,
       );
+      if (hs) this.saved = hs;
     }
     // only now may anything that depends on the persisted state leave the node
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot) {
       await this.sm.restore(rd.snapshot.data, rd.snapshot.metadata);
       this.applied = rd.snapshot.metadata.index;
