@@ -45,11 +45,11 @@ interface System {
 
 async function openBundoc(dir: string): Promise<DocStore> {
   const db = await Bundoc.open(dir, { durability: 'full' });
-  const users: Collection = db.collection('users');
+  const users: Collection<ReferenceDoc> = db.collection<ReferenceDoc>('users');
   await users.createIndex({ age: 1 });
   return {
     async insertBatch(docs) {
-      await users.insertMany(docs as unknown as Record<string, unknown>[]);
+      await users.insertMany(docs as ReferenceDoc[]);
     },
     async insertOne(doc) {
       await users.insertOne({ ...doc });

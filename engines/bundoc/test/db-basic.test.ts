@@ -538,3 +538,18 @@ t.test('a document mutated after insertOne() is stored and indexed as it was at 
   );
   t.same(await c.get(1003), { _id: 1003, v: -4, nested: { w: 3 } });
 });
+
+t.test('collections take interface types, as apps declare them', async (t) => {
+  interface User {
+    _id?: string;
+    name: string;
+    tags: string[];
+  }
+  const { db } = await openDb(t);
+  const users = db.collection<User>('users');
+  const { _id } = await users.insertOne({ name: 'ada', tags: ['x'] });
+  const back: User | null = await users.get(_id);
+  t.equal(back?.name, 'ada');
+  const all: User[] = await users.find({ tags: 'x' }).toArray();
+  t.equal(all.length, 1);
+});

@@ -25,7 +25,7 @@ export class DbTransaction {
   }
 
   /** A collection whose reads see this transaction's snapshot plus its own writes. */
-  collection<T extends Document = Document>(name: string): Collection<T> {
+  collection<T extends object = Document>(name: string): Collection<T> {
     return new Collection<T>(this.#core, checkCollectionName(name), this.#scope, undefined);
   }
 }
@@ -84,7 +84,7 @@ export class Bundoc {
   }
 
   /** A collection handle; the collection is created on its first write. Throws on an invalid name. */
-  collection<T extends Document = Document>(name: string): Collection<T> {
+  collection<T extends object = Document>(name: string): Collection<T> {
     return new Collection<T>(this.#core, checkCollectionName(name), undefined, this.#schema);
   }
 

@@ -130,7 +130,7 @@ function attribute(e: unknown, index: number): Error {
 }
 
 /** A collection of JSON documents; bound to one transaction when obtained from `tx.collection()`. */
-export class Collection<T extends Document = Document> {
+export class Collection<T extends object = Document> {
   readonly name: string;
   readonly #core: DbCore;
   readonly #scope: Scope | undefined;

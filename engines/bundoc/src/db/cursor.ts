@@ -6,7 +6,7 @@ import { type CompiledQuery, type Execution, type Explain, explainOf, makeToken 
  * All matching documents are read at that point (after skip/limit), so very large unbounded results are
  * held in memory; page with `limit` + `token`/`after` for big collections.
  */
-export class Cursor<T extends Document = Document> implements AsyncIterable<T> {
+export class Cursor<T extends object = Document> implements AsyncIterable<T> {
   readonly #run: () => Execution;
   readonly #query: CompiledQuery;
   #ex: Execution | undefined;
