@@ -311,6 +311,8 @@ export class Engine extends EventEmitter {
 
   /** A key's value changed: invalidate WATCHes on it. */
   signalModified(db: number, key: string): void {
+    // Clients blocked on the key re-check it (a deleted or overwritten stream ends XREADGROUP waits).
+    this.signalReady(db, key);
     if (this.watchers.size === 0) return;
     const set = this.watchers.get(`${db}\0${key}`);
     if (set) for (const c of set) c.casDirty = true;

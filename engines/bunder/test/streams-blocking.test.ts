@@ -100,6 +100,45 @@ const scenarios: Record<string, (open: Open) => Promise<unknown[]>> = {
     log.push(await within(p, 300));
     return log;
   },
+  async 'RESTORE of a stream wakes its blocked readers'(open) {
+    const [a, w] = [await open(), await open()];
+    await w.call('XADD', 'src', '4-4', 'r', 's');
+    const payload = await w.call('DUMP', 'src');
+    const p = a.call('XREAD', 'BLOCK', '0', 'STREAMS', 'k', '0');
+    await sleep(30);
+    return [await w.call('RESTORE', 'k', '0', (payload as { v: string }).v), await within(p, 1000)];
+  },
+  async 'SORT … STORE wakes a BLPOP on the destination'(open) {
+    const [a, w] = [await open(), await open()];
+    await w.call('RPUSH', 'src', '3', '1', '2');
+    const p = a.call('BLPOP', 'dst', '0');
+    await sleep(30);
+    return [
+      await w.call('SORT', 'src', 'STORE', 'dst'),
+      await within(p, 1000),
+      await w.call('LRANGE', 'dst', '0', '-1'),
+    ];
+  },
+  async 'deleting the stream ends blocked group reads with UNBLOCKED'(open) {
+    const [a, w] = [await open(), await open()];
+    const log: unknown[] = [await w.call('XGROUP', 'CREATE', 'k', 'g', '$', 'MKSTREAM')];
+    const p = a.call('XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', '0', 'STREAMS', 'k', '>');
+    await sleep(30);
+    log.push(await w.call('DEL', 'k'), await within(p, 200));
+    log.push(await w.call('XADD', 'k', '1-1', 'a', 'b'), await within(p, 500));
+    return log;
+  },
+  async 'a stream overwritten by another type: XREAD keeps waiting, XREADGROUP is told'(open) {
+    const [a, b, w] = [await open(), await open(), await open()];
+    const log: unknown[] = [await w.call('XGROUP', 'CREATE', 'k', 'g', '$', 'MKSTREAM')];
+    const p1 = a.call('XREAD', 'BLOCK', '0', 'STREAMS', 'k', '$');
+    const p2 = b.call('XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', '0', 'STREAMS', 'k', '>');
+    await sleep(30);
+    log.push(await w.call('SET', 'k', 'x'), await within(p1, 200), await within(p2, 200));
+    log.push(await w.call('DEL', 'k'), await w.call('XADD', 'k', '1-1', 'a', 'b'));
+    log.push(await within(p1, 500), await within(p2, 200));
+    return log;
+  },
   async 'inside MULTI a blocking read returns at once'(open) {
     const a = await open();
     return [

@@ -82,6 +82,8 @@ function restore(c: Client, argv: string[], e: Engine): Reply {
     if (!absttl) e.propagateAs = [['RESTORE', key, String(ttl), ...argv.slice(3), 'ABSTTL']];
   }
   e.changed(c, key, 'restore', 'g');
+  // Like Redis's dbAdd: clients blocked on this key (BLPOP, XREAD, …) get a chance to be served.
+  e.signalReady(c.dbIndex, key);
   return OK;
 }
 

@@ -165,6 +165,7 @@ function sortGeneric(readonly: boolean) {
     if (list.length > 0) {
       c.db.set(storekey, list);
       e.changed(c, storekey, 'sortstore', 'l', list.length);
+      e.signalReady(c.dbIndex, storekey);
     } else if (c.db.delete(storekey)) {
       e.changed(c, storekey, 'del', 'g');
     }

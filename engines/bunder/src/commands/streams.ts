@@ -864,7 +864,11 @@ function serveBlocked(
   for (let i = 0; i < a.keys.length; i++) {
     const key = a.keys[i]!;
     const s = c.db.get(key);
-    if (!(s instanceof Stream)) continue;
+    if (!(s instanceof Stream)) {
+      // Redis 7.0 tells group readers when their stream is deleted or replaced; XREAD keeps waiting.
+      if (a.group !== null) return err('UNBLOCKED the stream key no longer exists');
+      continue;
+    }
     let gt = gts[i]!;
     let g: ConsumerGroup | undefined;
     if (a.group !== null) {
