@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CorruptionError, Storage } from '../src/storage/index.js';
 import {
   copyStore,
@@ -36,7 +36,7 @@ function value(i: number, gen = 0): Buffer {
   return b;
 }
 
-function tmp(t: Tap.Test, name: string): string {
+function tmp(t: Test, name: string): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), `bundoc-corrupt-${name}-`));
   t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
@@ -67,7 +67,7 @@ async function readAll(dir: string, expected: Map<string, Buffer>): Promise<unkn
     const tx = st.begin({ readOnly: true });
     for (const [k, v] of tx.range('main')) {
       const want = expected.get(Buffer.from(k).toString('hex'));
-      if (!want || !want.equals(Buffer.from(v))) return new Error(`wrong answer for ${Buffer.from(k)}`);
+      if (!want?.equals(Buffer.from(v))) return new Error(`wrong answer for ${Buffer.from(k)}`);
     }
     for (const [k, want] of expected) {
       const v = tx.get('main', Buffer.from(k, 'hex'));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { setFsyncObserver } from '../src/storage/fsync-observer.js';
 import { type Durability, Storage } from '../src/storage/index.js';
 import { checkWorkload } from './fixtures-storage/check.js';
@@ -123,7 +123,7 @@ interface Image {
 }
 
 async function run(
-  t: Tap.Test,
+  t: Test,
   durability: Durability,
   commits: number,
   maxImages: number,
