@@ -271,6 +271,10 @@ function xadd(c: Client, argv: string[], e: Engine): Reply {
   if (args.id?.seqGiven && isZeroId(args.id.id)) {
     return err('ERR The ID specified in XADD must be greater than 0-0');
   }
+  // A listpack holds at most 1 GiB (STREAM_LISTPACK_MAX_SIZE); checked before anything is created.
+  let total = 0;
+  for (let i = fieldPos; i < argv.length; i++) total += argv[i]!.length;
+  if (total > 1 << 30) return err('ERR Elements are too large to be stored');
   const found = getStream(c, key);
   if (found instanceof ErrorReply) return found;
   let s = found;

@@ -45,7 +45,7 @@ export function streamFromStored(v: StreamValue, limits?: NodeLimits): Stream {
   const s = new Stream();
   for (const e of v.entries) s.append(e.id, e.fields.map(text), limits);
   s.lastId = v.lastId;
-  s.firstId = v.entries.length > 0 ? v.firstId : { ms: 0n, seq: 0n };
+  s.firstId = v.firstId;
   s.maxDeletedId = v.maxDeletedId;
   s.entriesAdded = v.entriesAdded;
   for (const sg of v.groups) {
