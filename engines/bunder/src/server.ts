@@ -34,6 +34,16 @@ export class RespServer {
   private outputLimits = { normal: 0, pubsub: 0 };
   private outputLimitsFrom: string | null = null;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER);
+  /**
+   * With an AOF, replies wait for the end of the current I/O phase, as Redis's wait for beforeSleep():
+   * the commands of every client served in this phase reach the AOF in one write(2) (or one fsync under
+   * `always`), then each client's replies leave in one socket write.
+   */
+  private readonly deferred: Array<() => void> = [];
+  private readonly flushDeferred = (): void => {
+    const flushes = this.deferred.splice(0);
+    for (const flush of flushes) flush();
+  };
 
   constructor(private readonly engine: Engine) {
     // Paused until accept() decides how the connection is read (see adopt()).
@@ -177,7 +187,8 @@ export class RespServer {
         close();
       }
       inBatch = false;
-      flush();
+      if (e.writeBarrier) this.flushLater(flush);
+      else flush();
     };
     const basePush = c.push;
     c.push = (r: Reply) => {
@@ -217,6 +228,11 @@ export class RespServer {
       remote === '::ffff:127.0.0.1' ||
       remote.startsWith('127.')
     );
+  }
+
+  private flushLater(flush: () => void): void {
+    if (this.deferred.length === 0) setImmediate(this.flushDeferred);
+    this.deferred.push(flush);
   }
 
   /**
