@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import t, { type Test } from 'tap';
+import { Storage } from '../src/storage/index.js';
+import { copyStore, walRecords } from './fixtures-storage/format-reader.js';
+
+// Durability modes, group commit and LSN monotonicity, observed through stats() and the files.
+
+function tmp(t: Test): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'bundoc-durable-'));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+const k = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('full: every commit resolves only after its WAL record is fsynced', async (t) => {
+  const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0 });
+  for (let i = 0; i < 30; i++) {
+    const before = st.stats();
+    await st.transaction((tx) => tx.put('t', k(i), k(i)));
+    const after = st.stats();
+    t.equal(after.wal.lastLsn, before.wal.lastLsn + 1);
+    if (after.wal.durableLsn !== after.wal.lastLsn || after.fsyncs <= before.fsyncs) {
+      t.fail(`commit ${i} resolved before its fsync`);
+    }
+  }
+  await st.close();
+});
+
+t.test('group commit: concurrent commits share fsyncs', async (t) => {
+  const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0 });
+  const before = st.stats();
+  await Promise.all(Array.from({ length: 64 }, (_, i) => st.transaction((tx) => tx.put('t', k(i), k(i)))));
+  const after = st.stats();
+  const fsyncs = after.fsyncs - before.fsyncs;
+  t.equal(after.commits - before.commits, 64);
+  t.ok(fsyncs >= 1 && fsyncs < 16, `64 concurrent commits took ${fsyncs} fsyncs`);
+  t.ok(after.maxGroupSize > 1, `largest group ${after.maxGroupSize}`);
+  t.ok(after.avgGroupSize > 1, `average group ${after.avgGroupSize.toFixed(1)}`);
+  t.equal(after.wal.durableLsn, after.wal.lastLsn);
+  await st.close();
+});
+
+t.test('normal: commits resolve before fsync, and fsync follows within about 100 ms', async (t) => {
+  const st = await Storage.open(tmp(t), { durability: 'normal', checkpointIntervalMs: 0 });
+  const f0 = st.stats().fsyncs;
+  const start = Date.now();
+  let resolvedUnsynced = 0;
+  let worstLagMs = 0;
+  while (Date.now() - start < 700) {
+    await st.transaction((tx) => tx.put('t', k(Date.now() % 1000), k(1)));
+    const s = st.stats();
+    if (s.wal.durableLsn < s.wal.lastLsn) resolvedUnsynced++;
+    // How long until this commit is durable, with no further commits to trigger anything.
+    if (Math.random() < 0.1) {
+      const lsn = s.wal.lastLsn;
+      const w0 = Date.now();
+      while (st.stats().wal.durableLsn < lsn) await sleep(2);
+      worstLagMs = Math.max(worstLagMs, Date.now() - w0);
+    }
+  }
+  const elapsed = Date.now() - start;
+  const fsyncs = st.stats().fsyncs - f0;
+  t.ok(resolvedUnsynced > 0, `${resolvedUnsynced} commits resolved before their fsync`);
+  t.ok(fsyncs >= 1, `${fsyncs} fsyncs in ${elapsed} ms`);
+  // At most one timed fsync per 100 ms window (plus slack for the timer starting mid-window).
+  t.ok(fsyncs <= elapsed / 100 + 2, `${fsyncs} fsyncs in ${elapsed} ms is at most one per 100 ms`);
+  t.ok(worstLagMs < 100 + 400, `a commit became durable at most ${worstLagMs} ms after it resolved`);
+  await st.close();
+});
+
+t.test('off: commits never wait for or cause an fsync; close makes them durable', async (t) => {
+  const dir = tmp(t);
+  const st = await Storage.open(dir, { durability: 'off', checkpointIntervalMs: 0 });
+  const f0 = st.stats().fsyncs;
+  for (let i = 0; i < 200; i++) await st.transaction((tx) => tx.put('t', k(i), k(i)));
+  await sleep(250);
+  const s = st.stats();
+  t.equal(s.fsyncs, f0, 'no fsync for 200 commits');
+  t.ok(s.wal.durableLsn < s.wal.lastLsn, 'WAL not fsynced');
+  await st.close();
+  const s2 = await Storage.open(dir, { checkpointIntervalMs: 0 });
+  t.equal([...s2.begin().range('t')].length, 200);
+  await s2.close();
+});
+
+t.test('LSNs and segment numbers keep increasing across restarts, crashes and torn tails', async (t) => {
+  const base = tmp(t);
+  let dir = path.join(base, 'gen0');
+  let lastLsn = 0;
+  let lastSegment = -1;
+  const seenSegments = new Set<number>();
+  for (let gen = 0; gen < 8; gen++) {
+    const st = await Storage.open(dir, { checkpointIntervalMs: 0, walSegmentBytes: 4096 });
+    const startLsn = st.stats().wal.lastLsn;
+    t.ok(startLsn >= lastLsn, `generation ${gen} starts at lsn ${startLsn} >= ${lastLsn}`);
+    for (let i = 0; i < 20; i++) await st.transaction((tx) => tx.put('t', k(gen * 100 + i), k(i)));
+    if (gen % 3 === 1) await st.checkpoint();
+    const s = st.stats();
+    t.equal(s.wal.lastLsn, startLsn + 20, 'consecutive LSNs');
+    lastLsn = s.wal.lastLsn;
+    const segs = fs.readdirSync(path.join(dir, 'wal')).map((n) => Number.parseInt(n, 16));
+    const created = segs.filter((n) => !seenSegments.has(n));
+    t.ok(
+      created.every((n) => n > lastSegment),
+      `segments created now (${created}) are numbered above earlier ones (${lastSegment})`,
+    );
+    for (const n of segs) seenSegments.add(n);
+    lastSegment = Math.max(lastSegment, ...segs);
+    const recs = walRecords(dir);
+    for (let i = 1; i < recs.length; i++) {
+      if (recs[i].lsn !== recs[i - 1].lsn + 1) t.fail(`WAL lsn ${recs[i].lsn} after ${recs[i - 1].lsn}`);
+    }
+    if (gen % 2 === 0) {
+      await st.close();
+      continue;
+    }
+    // A crash: carry on from a copy of the running store; every other time, with its last record torn.
+    const next = path.join(base, `gen${gen + 1}`);
+    copyStore(dir, next);
+    if (gen % 4 === 3) {
+      const last = walRecords(next).at(-1)!;
+      fs.truncateSync(path.join(next, 'wal', path.basename(last.file)), last.offset + 10);
+      lastLsn -= 1;
+    }
+    await st.close();
+    dir = next;
+  }
+});
