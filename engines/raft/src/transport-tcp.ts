@@ -260,13 +260,13 @@ export class TcpTransport implements Transport {
     socket.once('close', () => {
       if (link.socket !== socket) return;
       link.socket = undefined;
-      const wasOpen = link.state === 'open';
+      const lost = link.state === 'open' || link.pending.length > 0;
       if (link.pending.length > 0) {
         for (const m of link.pending) this.drop(m);
         link.pending = [];
       }
       if (this.closed || this.links.get(link.id) !== link) return;
-      if (wasOpen) this.handler?.onUnreachable(link.id);
+      if (lost) this.handler?.onUnreachable(link.id);
       this.scheduleReconnect(link);
     });
   }
