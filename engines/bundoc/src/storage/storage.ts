@@ -409,9 +409,16 @@ export class Storage implements TxHost {
       } catch (e) {
         tx.abort();
         if (!(e instanceof ConflictError) || attempt >= retries) throw e;
+        // The winner may still be waiting for its fsync; a snapshot taken before it is visible would
+        // conflict again, so wait until everything logged so far is visible, then back off a little.
+        await this.#waitVisible(this.#wal.lastLsn).catch(() => {});
         await new Promise((r) => setTimeout(r, Math.random() * 2 * (attempt + 1)));
       }
     }
+  }
+
+  #waitVisible(lsn: number): Promise<void> {
+    return this.#opts.durability === 'full' ? this.#wal.waitDurable(lsn) : this.#wal.waitWritten(lsn);
   }
 
   endTx(tx: Transaction): void {
@@ -506,6 +513,15 @@ export class Storage implements TxHost {
 
   async commitTx(tx: Transaction): Promise<void> {
     this.assertUsable();
+    // Backpressure: while a checkpoint runs, commits may add at most another checkpointBytes of log;
+    // past that they wait for it, so the WAL stays bounded however fast the writers are.
+    while (
+      this.#checkpointRunning &&
+      this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= 2 * this.#opts.checkpointBytes
+    ) {
+      await this.#checkpointChain;
+      this.assertUsable();
+    }
     const ops: Op[] = [];
     for (const [tree, set] of tx.writes) {
       const drop = this.#versions.dropAfter(tree, tx.snapshot);
@@ -541,7 +557,7 @@ export class Storage implements TxHost {
     this.commits++;
     this.#pager.evict();
     this.#maybeAutoCheckpoint();
-    const wait = this.#opts.durability === 'full' ? this.#wal.waitDurable(lsn) : this.#wal.waitWritten(lsn);
+    const wait = this.#waitVisible(lsn);
     this.#inflight.add(wait);
     try {
       await wait;
