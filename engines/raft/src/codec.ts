@@ -151,6 +151,7 @@ export function readMessage(r: ByteReader, limits: CodecLimits = NO_LIMIT): Mess
   const hasSnap = r.u8();
   if (hasSnap > 1) throw new CorruptDataError(`bad snapshot flag ${hasSnap}`);
   const snapshot = hasSnap === 1 ? readSnapshot(r, limits) : undefined;
+  checkShape(type, index, entries, snapshot !== undefined);
   return {
     type,
     from,
@@ -165,6 +166,20 @@ export function readMessage(r: ByteReader, limits: CodecLimits = NO_LIMIT): Mess
     context,
     ...(snapshot ? { snapshot } : {}),
   };
+}
+
+/**
+ * Structure the core relies on (it would otherwise trip an invariant): entries only on appends, numbered
+ * on from the message index; a snapshot exactly on snapshot messages.
+ */
+function checkShape(type: MessageType, index: number, entries: readonly Entry[], hasSnapshot: boolean): void {
+  if (type !== 'app' && entries.length > 0) throw new CorruptDataError(`${type} message with entries`);
+  entries.forEach((e, i) => {
+    if (e.index !== index + 1 + i)
+      throw new CorruptDataError(`append entry ${e.index} out of sequence after ${index}`);
+  });
+  if ((type === 'snap') !== hasSnapshot)
+    throw new CorruptDataError(`${type} message ${hasSnapshot ? 'with' : 'without'} a snapshot`);
 }
 
 /** A batch of messages as one frame payload: u32 count, then the messages. */

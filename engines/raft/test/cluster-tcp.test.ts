@@ -1,5 +1,7 @@
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { encodeFrame } from '../src/framing.js';
 import { isRetryable, ProcessCluster } from '../src/kv/process-cluster.js';
 import {
   checkOperations,
@@ -158,6 +160,14 @@ t.test(
     await cluster.start();
     mark('started');
     const first = await cluster.leader();
+    // a malformed client request closes that client's connection; the node keeps serving
+    for (const bad of ['{"op":"nope","id":1}', 'not json', '{"op":"put","id":2,"key":"k"}']) {
+      const raw = createConnection({ host: '127.0.0.1', port: cluster.clientPort(first) });
+      raw.on('error', () => {});
+      raw.write(encodeFrame(Buffer.from(bad)));
+      await new Promise((r) => raw.once('close', r));
+    }
+    t.equal((await cluster.status(first)).role, 'leader', 'bad client input changed nothing');
 
     // phase 1: kill -9 the leader while 8 writers are busy
     const w1 = new Writers(cluster, first, 8, 'a');

@@ -36,7 +36,7 @@ const messageArb: fc.Arbitrary<Message> = fc
     to: id,
     term: u53,
     logTerm: u53,
-    index: u53,
+    index: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 10 }),
     entries: fc.array(entryArb, { maxLength: 4 }),
     commit: u53,
     reject: fc.boolean(),
@@ -58,8 +58,17 @@ const messageArb: fc.Arbitrary<Message> = fc
     ),
   })
   .map((m) => {
+    // the shape the decoder insists on: entries numbered on from index, only on appends; snapshots on snap
     const { snapshot, ...rest } = m;
-    return snapshot ? { ...rest, snapshot } : rest;
+    const entries = m.type === 'app' ? m.entries.map((e, i) => ({ ...e, index: m.index + 1 + i })) : [];
+    const snap =
+      m.type === 'snap'
+        ? (snapshot ?? {
+            metadata: { index: 1, term: 1, confState: { voters: [1], learners: [] } },
+            data: new Uint8Array(0),
+          })
+        : undefined;
+    return snap ? { ...rest, entries, snapshot: snap } : { ...rest, entries };
   });
 
 /** Uint8Array vs Buffer differences do not matter: compare as plain JSON with hex bytes. */
@@ -119,6 +128,28 @@ t.test('garbage and truncations decode to CorruptDataError only', async (t) => {
     { seed, numRuns: 500 },
   );
   t.pass(`seed ${seed}`);
+});
+
+t.test('messages the core could not take are refused when decoding', async (t) => {
+  const e = (index: number) => ({ term: 1, index, type: 'normal' as const, data: new Uint8Array(0) });
+  const snapshot = {
+    metadata: { index: 3, term: 1, confState: { voters: [1], learners: [] } },
+    data: new Uint8Array(0),
+  };
+  const bad: [string, Message][] = [
+    ['entries out of sequence', message({ type: 'app', from: 1, to: 2, index: 5, entries: [e(6), e(8)] })],
+    ['entries not after index', message({ type: 'app', from: 1, to: 2, index: 5, entries: [e(5)] })],
+    ['entries on a heartbeat', message({ type: 'heartbeat', from: 1, to: 2, entries: [e(1)] })],
+    ['snap without a snapshot', message({ type: 'snap', from: 1, to: 2 })],
+    ['snapshot on an append', message({ type: 'app', from: 1, to: 2, snapshot })],
+  ];
+  for (const [what, m] of bad) t.throws(() => decodeMessages(encodeMessages([m])), CorruptDataError, what);
+  t.same(
+    decodeMessages(
+      encodeMessages([message({ type: 'app', from: 1, to: 2, index: 5, entries: [e(6), e(7)] })]),
+    )[0]!.entries.length,
+    2,
+  );
 });
 
 t.test('frame decoder: split chunks, many frames per chunk, size limit', async (t) => {

@@ -110,6 +110,24 @@ async function handle(
   }
 }
 
+/** A well-formed request, or undefined (the connection is then closed: nothing can be answered). */
+function parseRequest(frame: Buffer): KvRequest | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(frame.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const r = v as { id?: unknown; op?: unknown; key?: unknown; value?: unknown } | null;
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'number') return undefined;
+  if (r.op === 'status') return { id: r.id, op: 'status' };
+  if (typeof r.key !== 'string') return undefined;
+  if (r.op === 'get') return { id: r.id, op: 'get', key: r.key };
+  if (r.op === 'put' && typeof r.value === 'string')
+    return { id: r.id, op: 'put', key: r.key, value: r.value };
+  return undefined;
+}
+
 function listenClients(
   host: string,
   port: number,
@@ -129,10 +147,8 @@ function listenClients(
         return;
       }
       for (const f of frames) {
-        let req: KvRequest;
-        try {
-          req = JSON.parse(f.toString('utf8')) as KvRequest;
-        } catch {
+        const req = parseRequest(f);
+        if (req === undefined) {
           socket.destroy();
           return;
         }

@@ -147,6 +147,12 @@ export class ProcessCluster {
     return c;
   }
 
+  clientPort(id: NodeId): number {
+    const p = this.procs.get(id);
+    if (!p) throw new RaftError('NODE_DOWN', `node ${id} is not running`);
+    return p.clientPort;
+  }
+
   async status(id: NodeId): Promise<MemberStatus> {
     const r = await this.client(id).call({ op: 'status' });
     return r.status as MemberStatus;
