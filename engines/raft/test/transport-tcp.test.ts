@@ -379,3 +379,53 @@ t.test('a message larger than the frame limit is dropped, the rest goes through'
   );
   t.same(ia.snapshots, [[2, false]]);
 });
+
+t.test('a batch over the frame limit is split across frames', async (t) => {
+  const { a, ib } = await pair(t, { maxFrameBytes: 4096 });
+  const ent = (i: number) => ({ term: 1, index: i, type: 'normal' as const, data: new Uint8Array(1000) });
+  const msgs = Array.from({ length: 40 }, (_, i) =>
+    message({ type: 'app', from: 1, to: 2, term: 1, index: i, entries: [ent(i + 1)] }),
+  );
+  const before = a.stats.framesSent;
+  a.send(msgs);
+  const got = await ib.waitFor(40);
+  t.same(
+    got.map((m) => m.index),
+    msgs.map((m) => m.index),
+    'all delivered, in order',
+  );
+  t.ok(a.stats.framesSent - before >= 10, `${a.stats.framesSent - before} frames`);
+});
+
+t.test('a peer that stops reading: messages beyond maxQueuedBytes are dropped, not buffered', async (t) => {
+  const stalled = new Set<Socket>();
+  const server = createServer((s) => {
+    stalled.add(s);
+    s.pause();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(async () => {
+    for (const s of stalled) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const a = new TcpTransport({ id: 1, listen: { port: 0 }, maxQueuedBytes: 256 * 1024 });
+  const ia = inbox();
+  await a.start(ia);
+  t.teardown(() => a.close());
+  a.addPeer(2, { host: '127.0.0.1', port: (server.address() as { port: number }).port });
+  const big = (i: number) =>
+    message({
+      type: 'app',
+      from: 1,
+      to: 2,
+      term: 1,
+      index: i,
+      entries: [{ term: 1, index: i + 1, type: 'normal', data: new Uint8Array(64 * 1024) }],
+    });
+  for (let i = 0; i < 400 && a.stats.messagesDropped === 0; i++) {
+    a.send([big(i)]);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.ok(a.stats.messagesDropped > 0, `${a.stats.messagesDropped} messages dropped`);
+  t.ok(ia.unreachable.includes(2), 'the slow peer is reported unreachable');
+});
