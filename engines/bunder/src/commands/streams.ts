@@ -9,6 +9,7 @@ import type { Engine } from '../engine.js';
 import '../persistence/stream-codec.js';
 import { E, ErrorReply, err, MapReply, NULL_ARRAY, OK, type Reply, SimpleString } from '../reply.js';
 import {
+  type Consumer,
   ConsumerGroup,
   cmpId,
   DEFAULT_NODE_LIMITS,
@@ -439,7 +440,7 @@ function lookupOrCreateConsumer(
   g: ConsumerGroup,
   name: string,
   prop: string[][],
-) {
+): Consumer {
   const now = c.db.now;
   let consumer = g.consumers.get(name);
   if (consumer) consumer.seenTime = now;
@@ -475,14 +476,14 @@ function setIdPropagation(key: string, g: ConsumerGroup): string[] {
   return ['XGROUP', 'SETID', key, g.name, idText(g.lastId), 'ENTRIESREAD', String(g.entriesRead)];
 }
 
+const XGROUP_NO_KEY = err(
+  'ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.',
+);
+
 function xgroupCommon(c: Client, argv: string[]): { s: Stream; g: ConsumerGroup | undefined } | ErrorReply {
   const found = getStream(c, argv[2]!);
   if (found instanceof ErrorReply) return found;
-  if (!found) {
-    return err(
-      'ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.',
-    );
-  }
+  if (!found) return XGROUP_NO_KEY;
   return { s: found, g: found.groups.get(argv[3]!) };
 }
 
@@ -517,7 +518,7 @@ function xgroupCreate(c: Client, argv: string[], e: Engine): Reply {
   }
   const found = getStream(c, key);
   if (found instanceof ErrorReply) return found;
-  if (!found && !mkstream) return xgroupCommon(c, argv) as ErrorReply;
+  if (!found && !mkstream) return XGROUP_NO_KEY;
   if (argv.length > 8) return subcommandSyntax(argv[1]!, 'XGROUP');
   let id: StreamID;
   if (argv[4] === '$') id = found ? found.lastId : MIN_ID;
@@ -1023,7 +1024,7 @@ function xclaim(c: Client, argv: string[], e: Engine): Reply {
     if (deliveryTime < 0 || deliveryTime > now) deliveryTime = now;
   } else deliveryTime = now;
   const out: Reply[] = [];
-  let consumer = undefined as ReturnType<typeof lookupOrCreateConsumer> | undefined;
+  let consumer: Consumer | undefined;
   for (const id of ids) {
     let nack = g.pel.get(id);
     const entry = s.get(id);
@@ -1093,7 +1094,7 @@ function xautoclaim(c: Client, argv: string[], e: Engine): Reply {
   const out: Reply[] = [];
   const deletedIds: Reply[] = [];
   const prop: string[][] = [];
-  let consumer = undefined as ReturnType<typeof lookupOrCreateConsumer> | undefined;
+  let consumer: Consumer | undefined;
   let cursor: StreamID | null = startArg;
   let next: [StreamID, Nack] | undefined;
   // Mirrors `while (attempts-- && count && raxNext(&ri))`, then one more raxNext for the cursor.
