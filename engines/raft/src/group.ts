@@ -152,7 +152,12 @@ export class RaftGroup<R = unknown> {
       },
     });
     g.timer = setInterval(() => {
-      g.node.tick();
+      try {
+        g.node.tick();
+      } catch (err) {
+        g.fail(err);
+        return;
+      }
       g.kick();
     }, options.tickMs ?? 100);
     g.kick();

@@ -1,6 +1,9 @@
 import t from 'tap';
-import { LeadershipLostError } from '../src/group.js';
-import { NotLeaderError, StoppedError } from '../src/index.js';
+import { LeadershipLostError, RaftGroup } from '../src/group.js';
+import { MemoryHostStorage } from '../src/host-storage.js';
+import { NotLeaderError, RaftError, StoppedError } from '../src/index.js';
+import { encodeKvCommand, KvStateMachine } from '../src/kv/kv-state-machine.js';
+import { LocalNetwork } from '../src/transport-local.js';
 import { LocalCluster } from './helpers/local-cluster.js';
 import { tempDir } from './helpers/storage-model.js';
 
@@ -138,4 +141,41 @@ t.test('membership: add a learner, promote it, remove a member', async (t) => {
   await c.stopMember(victim);
   t.equal(await c.put(leader, 'a', '2'), '1', 'writes commit with the new membership');
   await c.waitFor(() => m4.sm.get('a') === '2', 'new voter applies');
+});
+
+t.test('a storage failure stops the group: pending proposals fail, onError is called', async (t) => {
+  // fault injection at the host interface: the disk "fails" once armed
+  class FailingStorage extends MemoryHostStorage {
+    armed = false;
+    override async save(...args: Parameters<MemoryHostStorage['save']>): Promise<void> {
+      if (this.armed) throw new Error('EIO: injected write failure');
+      return super.save(...args);
+    }
+  }
+  const storage = new FailingStorage();
+  const errors: unknown[] = [];
+  const group = await RaftGroup.start({
+    id: 1,
+    peers: [1],
+    storage,
+    transport: new LocalNetwork().transport(1),
+    stateMachine: new KvStateMachine(),
+    tickMs: 10,
+    onError: (err) => errors.push(err),
+  });
+  t.teardown(() => group.stop());
+  const deadline = Date.now() + 5000;
+  while (!group.isLeader() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  t.equal(await group.propose(encodeKvCommand({ op: 'put', key: 'a', value: '1' })), null);
+  storage.armed = true;
+  const err = await group
+    .propose(encodeKvCommand({ op: 'put', key: 'a', value: '2' }))
+    .catch((e: unknown) => e);
+  t.ok(err instanceof RaftError, 'pending proposal rejected with a RaftError');
+  t.match((err as Error).message, /EIO: injected write failure/);
+  t.equal(errors.length, 1, 'onError called once');
+  const after = await group
+    .propose(encodeKvCommand({ op: 'put', key: 'a', value: '3' }))
+    .catch((e: unknown) => e);
+  t.ok(after instanceof RaftError, 'the stopped group refuses new proposals');
 });
