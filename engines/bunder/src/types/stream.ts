@@ -238,6 +238,53 @@ export interface StreamEntry {
   readonly fields: readonly string[];
 }
 
+/** Strings stored as latin1 bytes in one growable buffer: one allocation per node, not one per value. */
+class StringArena {
+  private data = Buffer.allocUnsafeSlow(256);
+  private ends = new Int32Array(16);
+  private used = 0;
+  count = 0;
+
+  push(s: string): void {
+    if (this.count === this.ends.length) {
+      const ends = new Int32Array(this.ends.length * 2);
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    const need = this.used + s.length;
+    if (need > this.data.length) this.resize(Math.max(need, this.data.length * 2));
+    this.data.write(s, this.used, 'latin1');
+    this.used = need;
+    this.ends[this.count++] = need;
+  }
+
+  get(i: number): string {
+    return this.data.toString('latin1', i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+  }
+
+  /** Drops spare capacity. */
+  shrink(): void {
+    if (this.data.length > this.used) this.resize(this.used);
+    if (this.ends.length > this.count) this.ends = this.ends.slice(0, Math.max(1, this.count));
+  }
+
+  clone(): StringArena {
+    const a = new StringArena();
+    a.data = Buffer.allocUnsafeSlow(Math.max(1, this.used));
+    this.data.copy(a.data, 0, 0, this.used);
+    a.ends = this.ends.slice();
+    a.used = this.used;
+    a.count = this.count;
+    return a;
+  }
+
+  private resize(size: number): void {
+    const data = Buffer.allocUnsafeSlow(Math.max(1, size));
+    this.data.copy(data, 0, 0, this.used);
+    this.data = data;
+  }
+}
+
 const DELETED = 1;
 const SAMEFIELDS = 2;
 
@@ -251,7 +298,7 @@ class StreamNode {
   private flags = new Uint8Array(8);
   /** starts[i]..starts[i+1] are entry i's strings in `items`. */
   private starts = new Int32Array(9);
-  private readonly items: string[] = [];
+  private items = new StringArena();
   /** Entries stored, tombstones included. */
   count = 0;
   live = 0;
@@ -281,13 +328,14 @@ class StreamNode {
     this.flags[i] = (same ? SAMEFIELDS : 0) | (deleted ? DELETED : 0);
     if (same) for (let k = 1; k < fields.length; k += 2) this.items.push(fields[k]!);
     else for (const f of fields) this.items.push(f);
-    this.starts[i + 1] = this.items.length;
+    this.starts[i + 1] = this.items.count;
     this.count = i + 1;
   }
 
   /** Drops spare capacity once the node is closed to appends (as Redis shrinks a full listpack). */
   shrink(): void {
     if (this.flags.length > this.count) this.grow(Math.max(1, this.count));
+    this.items.shrink();
   }
 
   private grow(capacity: number): void {
@@ -331,9 +379,12 @@ class StreamNode {
       fields = new Array(mf.length * 2);
       for (let k = 0; k < mf.length; k++) {
         fields[2 * k] = mf[k]!;
-        fields[2 * k + 1] = this.items[start + k]!;
+        fields[2 * k + 1] = this.items.get(start + k);
       }
-    } else fields = this.items.slice(start, end);
+    } else {
+      fields = new Array(end - start);
+      for (let k = start; k < end; k++) fields[k - start] = this.items.get(k);
+    }
     return { id: this.idAt(i), fields };
   }
 
