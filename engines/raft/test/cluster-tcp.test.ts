@@ -233,3 +233,47 @@ t.test(
     );
   },
 );
+
+// More runs of the failover scenario: BUNBASE_STRESS=1 (or CLUSTER_ROUNDS=n) kills the leader again and
+// again in one cluster, checking every round.
+const rounds = Number(process.env.CLUSTER_ROUNDS ?? (process.env.BUNBASE_STRESS === '1' ? 8 : 0));
+t.test(
+  `repeated leader kills (${rounds} rounds)`,
+  { skip: rounds === 0 ? 'set BUNBASE_STRESS=1' : false },
+  async (t) => {
+    const cluster = new ProcessCluster({
+      ids: [1, 2, 3],
+      root: tempDir(t, 'raft-cluster-stress-'),
+      script: join(transpileSources(t), 'src/kv/kv-node-main.js'),
+      node: { tickMs: 20, snapshotEvery: 200, keepEntries: 50, segmentBytes: 64 * 1024 },
+    });
+    t.teardown(() => cluster.stop());
+    await cluster.start();
+    const acked = new Map<string, string>();
+    for (let round = 0; round < rounds; round++) {
+      const leader = await cluster.leader();
+      const writers = new Writers(cluster, leader, 8, `s${round}-`);
+      const registers = new RegisterClients(cluster, leader, 4);
+      await writers.waitAcked(40 + Math.floor(Math.random() * 80));
+      await cluster.kill(leader);
+      const next = await cluster.leader(10_000);
+      await writers.waitAcked(writers.acked.size + 40);
+      await writers.stop();
+      await registers.stop();
+      for (const [k, v] of writers.acked) acked.set(k, v);
+      t.equal(
+        checkOperations(kvModel, registers.history, { timeoutMs: 20_000 }),
+        'ok',
+        `round ${round}: linearizable`,
+      );
+      t.equal(
+        await missingAcked(cluster, next, acked),
+        0,
+        `round ${round}: all ${acked.size} acknowledged writes readable`,
+      );
+      await cluster.restart(leader);
+      const st = await cluster.waitApplied(leader, (await cluster.status(next)).commit);
+      t.equal(st.digest, (await cluster.status(next)).digest, `round ${round}: the old leader caught up`);
+    }
+  },
+);
