@@ -1,13 +1,8 @@
-import {
-  checkId,
-  type Document,
-  decodeDocument,
-  idKey,
-  parseTyped,
-  stringifyTyped,
-} from '../document/index.js';
+import { documentJson, parseDocumentJson } from '../document/codec.js';
+import { checkId, type Document, idKey, parseTyped, stringifyTyped } from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
+import { filterNeedles, mayMatch, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
 import { type CollectionMeta, docTree, indexTree } from './catalog.js';
@@ -46,6 +41,8 @@ export interface Fetched {
 export interface CompiledQuery {
   filter: Record<string, unknown>;
   matcher: Matcher;
+  /** Strings a matching document's text must contain (checked before parsing it). */
+  needles: Needles | undefined;
   sort: Array<[string, 1 | -1]>;
   explicitId: 1 | -1 | undefined;
   /** The full order including the _id tie-breaker, when any order was asked for. */
@@ -108,6 +105,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
   return {
     filter: f as Record<string, unknown>,
     matcher,
+    needles: filterNeedles(f as Record<string, unknown>),
     sort,
     explicitId,
     orderSpec,
@@ -140,18 +138,65 @@ export interface Stats {
   docsExamined: number;
 }
 
-/** Documents a plan reaches, in scan order, before the filter is applied. */
-export function* scan(scope: Scope, meta: CollectionMeta, plan: Plan, stats: Stats): Generator<Fetched> {
+/** Receives a scanned document; returns false to stop the scan. */
+export type Visit = (doc: Document, bytes: Uint8Array, key: Uint8Array) => boolean;
+
+/**
+ * Entries of one key range, in order. With a `first` hint only that many are read in the first storage
+ * batch (a query with a limit usually stops there); the rest of the range follows on demand.
+ */
+function* rangeEntries(
+  scope: Scope,
+  tree: string,
+  r: ByteRange,
+  reverse: boolean,
+  first: number,
+): Generator<[Uint8Array, Uint8Array]> {
+  const tx = scope.tx;
+  if (!Number.isFinite(first)) {
+    yield* tx.range(tree, { gte: r.gte, lt: r.lt, reverse });
+    return;
+  }
+  let last: Uint8Array | undefined;
+  let n = 0;
+  for (const e of tx.range(tree, { gte: r.gte, lt: r.lt, reverse, limit: first })) {
+    last = e[0];
+    n++;
+    yield e;
+  }
+  if (n < first || last === undefined) return;
+  yield* tx.range(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt });
+}
+
+/**
+ * Visits the documents a plan reaches, in scan order, before the filter is applied; documents whose
+ * JSON lacks a needle are counted as examined but not parsed. `hint`: how many documents the caller
+ * expects to take (Infinity: unknown), so a limited query reads no more than it needs.
+ */
+export function scan(
+  scope: Scope,
+  meta: CollectionMeta,
+  plan: Plan,
+  stats: Stats,
+  needles: Needles | undefined,
+  hint: number,
+  visit: Visit,
+): void {
   const tx = scope.tx;
   const dtree = docTree(meta);
   const ranges: ByteRange[] = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
-  if (!plan.index || isPrimary(plan.index)) {
-    const primary = plan.index !== undefined;
+  const primary = plan.index !== undefined && isPrimary(plan.index);
+  const onDocument = (key: Uint8Array, bytes: Uint8Array): boolean => {
+    stats.docsExamined++;
+    const json = documentJson(bytes);
+    if (needles !== undefined && !mayMatch(json, needles)) return true;
+    return visit(parseDocumentJson(json), bytes, key);
+  };
+  if (!plan.index || primary) {
     for (const r of ranges) {
-      for (const [key, bytes] of tx.range(dtree, { gte: r.gte, lt: r.lt, reverse: plan.reverse })) {
+      for (const [key, bytes] of rangeEntries(scope, dtree, r, plan.reverse, hint)) {
         if (primary) stats.keysExamined++;
-        stats.docsExamined++;
-        yield { doc: decodeDocument(bytes), bytes, key };
+        if (!onDocument(key, bytes)) return;
       }
     }
     return;
@@ -160,7 +205,7 @@ export function* scan(scope: Scope, meta: CollectionMeta, plan: Plan, stats: Sta
   // Only a multikey index can list one document under several keys.
   const seen = plan.index.multikey ? new Set<string>() : undefined;
   for (const r of ranges) {
-    for (const [, key] of tx.range(itree, { gte: r.gte, lt: r.lt, reverse: plan.reverse })) {
+    for (const [, key] of rangeEntries(scope, itree, r, plan.reverse, seen ? Infinity : hint)) {
       stats.keysExamined++;
       if (seen) {
         const s = latin1(key);
@@ -169,8 +214,7 @@ export function* scan(scope: Scope, meta: CollectionMeta, plan: Plan, stats: Sta
       }
       const bytes = tx.get(dtree, key);
       if (bytes === undefined) continue;
-      stats.docsExamined++;
-      yield { doc: decodeDocument(bytes), bytes, key };
+      if (!onDocument(key, bytes)) return;
     }
   }
 }
@@ -191,12 +235,13 @@ export function execute(scope: Scope, name: string, q: CompiledQuery): Execution
   const want = needSort || q.limit === undefined ? Number.POSITIVE_INFINITY : q.skip + q.limit;
   let rows: Fetched[] = [];
   if (want > 0) {
-    for (const f of scan(scope, meta, plan, stats)) {
-      if (!q.matcher(f.doc)) continue;
-      if (q.after && q.afterCmp!(f.doc, q.after) <= 0) continue;
-      rows.push(f);
-      if (rows.length >= want) break;
-    }
+    const { matcher, after, afterCmp } = q;
+    scan(scope, meta, plan, stats, q.needles, want, (doc, bytes, key) => {
+      if (!matcher(doc)) return true;
+      if (after && afterCmp!(doc, after) <= 0) return true;
+      rows.push({ doc, bytes, key });
+      return rows.length < want;
+    });
   }
   if (needSort) {
     const byDoc = new Map<Document, Fetched>(rows.map((r) => [r.doc, r]));
