@@ -98,6 +98,10 @@ export class Engine extends EventEmitter {
   /** True while EXEC runs queued commands (blocking commands must not block then). */
   inExec = false;
   private depth = 0;
+  private lastLookup = '';
+  private lastSpec: CommandSpec | undefined;
+  private clockAnchoredAt = performance.now();
+  private clockOffset = Date.now() - this.clockAnchoredAt;
 
   constructor(specs: readonly CommandSpec[], config = new Config()) {
     super();
@@ -137,7 +141,14 @@ export class Engine extends EventEmitter {
   }
 
   lookup(name: string): CommandSpec | undefined {
-    return this.commands.get(name) ?? this.commands.get(name.toLowerCase());
+    // Clients mostly repeat one command: comparing a few chars is cheaper than hashing a fresh string.
+    if (name === this.lastLookup && this.lastSpec) return this.lastSpec;
+    const spec = this.commands.get(name) ?? this.commands.get(name.toLowerCase());
+    if (spec) {
+      this.lastLookup = name;
+      this.lastSpec = spec;
+    }
+    return spec;
   }
 
   /**
@@ -145,7 +156,8 @@ export class Engine extends EventEmitter {
    * will come through `client.push`).
    */
   execute(c: Client, argv: string[]): Reply | undefined {
-    c.lastInteraction = Date.now();
+    const start = performance.now();
+    c.lastInteraction = this.wallClock(start);
     const spec = this.lookup(argv[0]!);
     if (!spec) {
       if (c.multi) c.multiFailed = true;
@@ -186,19 +198,31 @@ export class Engine extends EventEmitter {
         ),
       );
     }
-    return this.call(c, target, argv);
+    return this.call(c, target, argv, start);
+  }
+
+  /**
+   * Wall-clock ms from a monotonic reading (performance.now()). A command reads the clock once: its
+   * time (`ks.now`, like Redis's cached mstime) and the start of its duration come from that reading.
+   * The offset is taken from Date.now() again every 100 ms, so a wall-clock step shows that quickly.
+   */
+  private wallClock(monotonic: number): number {
+    if (monotonic - this.clockAnchoredAt > 100) {
+      this.clockAnchoredAt = performance.now();
+      this.clockOffset = Date.now() - this.clockAnchoredAt;
+    }
+    return Math.floor(this.clockOffset + monotonic);
   }
 
   /** Runs a command that passed all checks (also used by EXEC for queued commands). */
-  call(c: Client, spec: CommandSpec, argv: string[]): Reply | undefined {
+  call(c: Client, spec: CommandSpec, argv: string[], start = performance.now()): Reply | undefined {
     const ks = this.ks;
-    ks.now = Date.now();
+    ks.now = this.wallClock(start);
     c.db = ks.dbs[c.dbIndex]!;
     c.lastCommand = spec.name;
     const dirtyBefore = this.dirty;
     this.propagateAs = null;
     this.depth++;
-    const start = performance.now();
     let reply: Reply | typeof BLOCKED;
     try {
       reply = spec.handler(c, argv, this);
