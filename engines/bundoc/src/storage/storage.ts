@@ -339,7 +339,10 @@ export class Storage implements TxHost {
       wal = opened.wal;
       const st = new Storage(dir, lock, pager, wal, meta, blob, blobPages, opts);
       for (const root of blob.detached) st.#freeTree(root);
-      for (const rec of opened.records) st.#apply(decodeOps(rec.body, rec.lsn), rec.lsn, false);
+      for (const rec of opened.records) {
+        st.#apply(decodeOps(rec.body, rec.lsn), rec.lsn, false);
+        pager.evict(); // a long log must not pull the whole tree into memory
+      }
       st.#walBytesAtCheckpoint = 0;
       if (opened.records.length > 0 || blob.detached.length > 0) await st.checkpoint();
       st.#startTimer();
@@ -855,6 +858,8 @@ export class Storage implements TxHost {
           claim(p, `tree ${name}`);
           const cached = pager.pool.get(p);
           if (!cached?.dirty) pager.readLogical(p);
+          // Safe mid-walk: verify only reads, and keeps its own copies of keys and child lists.
+          if (owner.size % 1024 === 0) pager.evict();
         },
         (ref) => {
           for (const p of pager.readOverflow(ref.page, ref.length).pages) claim(p, `overflow of ${name}`);
