@@ -210,6 +210,26 @@ t.test('WAL: damage in a segment that is not the last one is a CorruptionError',
   t.ok(e instanceof CorruptionError, String(e));
 });
 
+t.test('WAL: a missing segment is a CorruptionError, not a silent gap', async (t) => {
+  const base = tmp(t, 'walgone');
+  const image = await crashedStore(base, 60, 4096);
+  const files = [...new Set(walRecords(image).map((r) => path.basename(r.file)))];
+  for (const [what, victim, pattern] of [
+    ['first segment', files[0], /records are missing/],
+    ['middle segment', files[1], /segment \d+ is missing/],
+  ] as const) {
+    const dir = path.join(base, what.replace(' ', '-'));
+    copyStore(image, dir);
+    fs.rmSync(path.join(dir, 'wal', victim));
+    const e = await Storage.open(dir, { pageSize: PAGE }).then(
+      (s) => s.close(),
+      (err) => err,
+    );
+    t.ok(e instanceof CorruptionError, `${what}: ${String(e)}`);
+    t.match(String(e), pattern);
+  }
+});
+
 t.test('WAL: a torn or truncated tail recovers to the last good record', async (t) => {
   const base = tmp(t, 'waltail');
   const image = await crashedStore(base, 30);

@@ -343,14 +343,14 @@ export class BTree {
     const pager = this.#pager;
     const out: Array<[Uint8Array, LeafValue]> = [];
     const stack: Array<{ node: BranchNode; i: number }> = [];
-    let node = pager.node(root);
+    let node = pager.node(root, false);
     while (node.kind === 'branch') {
       let i: number;
       if (!from) i = reverse ? node.children.length - 1 : 0;
       else if (!reverse || from.inclusive) i = upperBound(node.keys, from.key);
       else i = lowerBound(node.keys, from.key);
       stack.push({ node, i });
-      node = pager.node(node.children[i]);
+      node = pager.node(node.children[i], false);
     }
     let leaf: LeafNode = node;
     let pos: number;
@@ -366,11 +366,11 @@ export class BTree {
         if (!top) break;
         top.i += reverse ? -1 : 1;
         stack.push(top);
-        let n = pager.node(top.node.children[top.i]);
+        let n = pager.node(top.node.children[top.i], false);
         while (n.kind === 'branch') {
           const i = reverse ? n.children.length - 1 : 0;
           stack.push({ node: n, i });
-          n = pager.node(n.children[i]);
+          n = pager.node(n.children[i], false);
         }
         leaf = n;
         pos = reverse ? leaf.keys.length - 1 : 0;
@@ -389,7 +389,7 @@ export class BTree {
 
   /** Every page of the tree (nodes and overflow chains' head references), for dropping a tree. */
   collect(root: number, onNode: (pgno: number) => void, onOverflow: (ref: OverflowRef) => void): void {
-    const node = this.#pager.node(root);
+    const node = this.#pager.node(root, false);
     onNode(root);
     if (node.kind === 'leaf') {
       for (const v of node.values) if (isOverflow(v)) onOverflow(v);
@@ -414,7 +414,7 @@ export class BTree {
     };
     const visit = (pgno: number, depth: number, lo: Uint8Array | undefined, hi: Uint8Array | undefined) => {
       onNode(pgno);
-      const node = this.#pager.node(pgno);
+      const node = this.#pager.node(pgno, false);
       if (node.size > this.capacity) fail(pgno, `node size ${node.size} exceeds capacity ${this.capacity}`);
       if (pgno !== root && node.keys.length === 0 && node.kind === 'leaf') fail(pgno, 'empty non-root leaf');
       for (let i = 0; i < node.keys.length; i++) {

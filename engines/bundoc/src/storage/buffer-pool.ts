@@ -43,14 +43,23 @@ export class BufferPool {
     return this.#probation.size + this.#protected.size;
   }
 
-  get(pgno: number): TreeNode | undefined {
+  /**
+   * A cached node, or undefined. `promote` false is for range scans: they touch a leaf again at every
+   * batch boundary, and those correlated touches must not pass for reuse, or a scan would flush the
+   * hot set out of the protected queue.
+   */
+  get(pgno: number, promote = true): TreeNode | undefined {
     const slot = this.#protected.get(pgno);
     if (slot) {
-      slot.ref = true;
+      if (promote) slot.ref = true;
       this.hits++;
       return slot.node;
     }
     const n = this.#probation.get(pgno);
+    if (n && !promote) {
+      this.hits++;
+      return n;
+    }
     if (n) {
       this.#probation.delete(pgno);
       this.#protected.set(pgno, { node: n, ref: false });

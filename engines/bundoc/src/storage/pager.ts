@@ -82,8 +82,9 @@ export class Pager {
     this.pagesWritten++;
   }
 
-  node(pgno: number): TreeNode {
-    const cached = this.pool.get(pgno);
+  /** The decoded node of a page, cached; `promote` false marks a scan's access (see BufferPool.get). */
+  node(pgno: number, promote = true): TreeNode {
+    const cached = this.pool.get(pgno, promote);
     if (cached) return cached;
     const logical = this.readLogical(pgno);
     let node: TreeNode;

@@ -856,7 +856,7 @@ export class Storage implements TxHost {
         root,
         (p) => {
           claim(p, `tree ${name}`);
-          const cached = pager.pool.get(p);
+          const cached = pager.pool.get(p, false);
           if (!cached?.dirty) pager.readLogical(p);
           // Safe mid-walk: verify only reads, and keeps its own copies of keys and child lists.
           if (owner.size % 1024 === 0) pager.evict();

@@ -224,7 +224,8 @@ export class Wal {
       });
     }
     const records: WalRecord[] = [];
-    let expected = files.length > start ? (heads[start].firstLsn ?? cp + 1) : cp + 1;
+    // The first needed segment must start at or before the first record after the checkpoint.
+    let expected = Math.min(cp + 1, files.length > start ? (heads[start].firstLsn ?? cp + 1) : cp + 1);
     for (let i = start; i < files.length; i++) {
       const { n, no } = files[i];
       const rel = `${WAL_DIR}/${n}`;
