@@ -17,7 +17,7 @@ import { InvalidUpdateError, UpdateConflictError } from '../query/errors.js';
 import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
 import { upsertDocument } from '../query/upsert.js';
-import { type CollectionMeta, docTree, type IndexMeta, indexTree } from './catalog.js';
+import { docTree } from './catalog.js';
 import type { DbCore, Scope } from './core.js';
 import { Cursor } from './cursor.js';
 import { BulkWriteError, DuplicateKeyError, InvalidOptionError } from './errors.js';
@@ -25,6 +25,7 @@ import { type CompiledQuery, compileQuery, type Execution, execute, type FindOpt
 import { latin1 } from './index-keys.js';
 import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
 import type { SchemaOps } from './schema-ops.js';
+import { bytesEqual, Inserter, writeDocument } from './writes.js';
 
 export interface InsertOneResult {
   _id: DocId;
@@ -48,73 +49,6 @@ export interface IndexInfo {
   unique: boolean;
   sparse: boolean;
   multikey: boolean;
-}
-
-interface IndexChange {
-  tree: string;
-  deletes: Uint8Array[];
-  puts: Uint8Array[];
-  ix: IndexMeta;
-  multikey: boolean;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * Every index change a document write implies, computed and checked (unique keys) before anything is
- * written, so a failing write leaves the transaction untouched.
- */
-function indexChanges(
-  s: Scope,
-  meta: CollectionMeta,
-  oldDoc: Document | undefined,
-  newDoc: Document | undefined,
-  key: Uint8Array,
-): IndexChange[] {
-  const out: IndexChange[] = [];
-  for (const ix of meta.indexes) {
-    const keyer = s.core.keyer(ix);
-    const before = oldDoc ? keyer.entries(oldDoc, key) : undefined;
-    const after = newDoc ? keyer.entries(newDoc, key) : undefined;
-    const oldKeys = new Map<string, Uint8Array>();
-    for (const k of before?.keys ?? []) oldKeys.set(latin1(k), k);
-    const tree = indexTree(ix);
-    const puts: Uint8Array[] = [];
-    for (const k of after?.keys ?? []) {
-      if (oldKeys.delete(latin1(k))) continue; // unchanged key
-      if (ix.unique) {
-        const holder = s.tx.get(tree, k);
-        if (holder !== undefined && !bytesEqual(holder, key)) {
-          throw new DuplicateKeyError(meta.name, ix.name, keyer.valuesOf(newDoc!));
-        }
-      }
-      puts.push(k);
-    }
-    out.push({ tree, deletes: [...oldKeys.values()], puts, ix, multikey: after?.multikey === true });
-  }
-  return out;
-}
-
-function applyIndexChanges(s: Scope, meta: CollectionMeta, changes: IndexChange[], key: Uint8Array): void {
-  for (const c of changes) {
-    for (const k of c.deletes) s.delete(c.tree, k);
-    for (const k of c.puts) s.put(c.tree, k, key);
-    if (c.multikey && !c.ix.multikey) s.markMultikey(meta, c.ix);
-  }
-}
-
-function insertEncoded(s: Scope, name: string, enc: PreparedDocument): void {
-  const meta = s.ensure(name);
-  const key = idKey(enc.id);
-  const tree = docTree(meta);
-  if (s.tx.get(tree, key) !== undefined) throw new DuplicateKeyError(name, ID_INDEX_NAME, enc.id);
-  const changes = indexChanges(s, meta, undefined, enc.doc, key);
-  s.put(tree, key, enc.bytes);
-  applyIndexChanges(s, meta, changes, key);
 }
 
 /** The error of the document at `index` of a batch, saying so. */
@@ -165,7 +99,7 @@ export class Collection<T extends object = Document> {
   async insertOne(doc: T | Omit<T, '_id'>): Promise<InsertOneResult> {
     const enc = prepareDocument(doc, generateId);
     return this.#write((s) => {
-      insertEncoded(s, this.name, enc);
+      new Inserter(s, this.name).insert(enc);
       return { _id: enc.id };
     });
   }
@@ -195,10 +129,13 @@ export class Collection<T extends object = Document> {
           throw attribute(e, i);
         }
       });
+      const keys = encoded.map((enc) => idKey(enc.id));
       return this.#write((s) => {
+        const inserter = new Inserter(s, this.name);
+        inserter.prefetch(keys);
         encoded.forEach((enc, i) => {
           try {
-            insertEncoded(s, this.name, enc);
+            inserter.insert(enc, keys[i]);
           } catch (e) {
             throw attribute(e, i);
           }
@@ -213,16 +150,19 @@ export class Collection<T extends object = Document> {
         return attribute(e, i);
       }
     });
+    const keys = encoded.map((enc) => (enc instanceof Error ? undefined : idKey(enc.id)));
     const result = await this.#write((s) => {
       const errors: Array<{ index: number; error: Error }> = [];
       const ids: DocId[] = [];
+      const inserter = new Inserter(s, this.name);
+      inserter.prefetch(keys.filter((k) => k !== undefined));
       encoded.forEach((enc, index) => {
         if (enc instanceof Error) {
           errors.push({ index, error: enc });
           return;
         }
         try {
-          insertEncoded(s, this.name, enc);
+          inserter.insert(enc, keys[index]);
           ids.push(enc.id);
         } catch (e) {
           if (!(e instanceof DuplicateKeyError || e instanceof InvalidDocumentError)) throw e;
@@ -287,15 +227,13 @@ export class Collection<T extends object = Document> {
       });
       for (const { row, enc } of plans) {
         if (bytesEqual(enc.bytes, row.bytes)) continue;
-        const changes = indexChanges(s, meta!, row.doc, enc.doc, row.key);
-        s.put(docTree(meta!), row.key, enc.bytes);
-        applyIndexChanges(s, meta!, changes, row.key);
+        writeDocument(s, meta!, row.key, row.doc, enc);
         modified++;
       }
       let upsertedId: DocId | null = null;
       if (ex.rows.length === 0 && upsert) {
         const enc = prepareDocument(upsertDocument(q.filter, update, { now }), generateId);
-        insertEncoded(s, this.name, enc);
+        new Inserter(s, this.name).insert(enc);
         upsertedId = enc.id;
       }
       return { matchedCount: ex.rows.length, modifiedCount: modified, upsertedId };
@@ -315,11 +253,7 @@ export class Collection<T extends object = Document> {
     return this.#write((s) => {
       const ex = execute(s, this.name, q);
       const meta = s.meta(this.name);
-      for (const row of ex.rows) {
-        const changes = indexChanges(s, meta!, row.doc, undefined, row.key);
-        s.delete(docTree(meta!), row.key);
-        applyIndexChanges(s, meta!, changes, row.key);
-      }
+      for (const row of ex.rows) writeDocument(s, meta!, row.key, row.doc, undefined);
       return { deletedCount: ex.rows.length };
     });
   }

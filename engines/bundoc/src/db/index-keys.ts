@@ -1,7 +1,7 @@
 import { InvalidDocumentError } from '../document/errors.js';
 import { encodeCompoundKey } from '../keys/encode.js';
 import { compilePathReader, type PathReader, splitPath } from '../query/path.js';
-import type { IndexMeta } from './catalog.js';
+import { type IndexMeta, indexTree } from './catalog.js';
 
 /** A compound index may expand at most this many keys for one document (cartesian product of arrays). */
 export const MAX_KEYS_PER_DOCUMENT = 10_000;
@@ -12,15 +12,20 @@ export interface IndexEntries {
   multikey: boolean;
 }
 
+const SKIP = Symbol('skip');
+
 /** Compiled once per index definition: path readers and directions. */
 export class IndexKeyer {
   readonly meta: IndexMeta;
+  /** The index's storage tree. */
+  readonly tree: string;
   readonly #readers: PathReader[];
   readonly #dirs: Array<1 | -1>;
   readonly #maxKey: number;
 
   constructor(meta: IndexMeta, maxKey: number) {
     this.meta = meta;
+    this.tree = indexTree(meta);
     this.#readers = meta.fields.map((f) => compilePathReader(splitPath(f.path)!));
     this.#dirs = meta.fields.map((f) => f.dir);
     this.#maxKey = maxKey;
@@ -32,6 +37,11 @@ export class IndexKeyer {
    * Non-unique keys end with the _id bytes so equal values stay distinct and come out in _id order.
    */
   entries(doc: Record<string, unknown>, idBytes: Uint8Array): IndexEntries | undefined {
+    const single = this.#singleValues(doc);
+    if (single !== undefined) {
+      if (single === SKIP) return undefined;
+      return { keys: [this.#key(single, idBytes)], multikey: false };
+    }
     let multikey = false;
     let anyPresent = false;
     const perField: unknown[][] = [];
@@ -74,14 +84,7 @@ export class IndexKeyer {
     const current = new Array<unknown>(perField.length);
     const emit = (i: number): void => {
       if (i === perField.length) {
-        const base = encodeCompoundKey(current, this.#dirs);
-        const key = this.meta.unique ? base : concat(base, idBytes);
-        if (key.length > this.#maxKey) {
-          throw new InvalidDocumentError(
-            this.meta.fields[0]!.path,
-            `the key of index "${this.meta.name}" would be ${key.length} bytes; the limit is ${this.#maxKey}`,
-          );
-        }
+        const key = this.#key(current, idBytes);
         const s = latin1(key);
         if (!seen.has(s)) {
           seen.add(s);
@@ -98,6 +101,38 @@ export class IndexKeyer {
     return { keys, multikey };
   }
 
+  /**
+   * The common case without the general expansion: every field reaches exactly one value that is not
+   * an array. Returns those values (missing as null), SKIP for a sparse index that leaves the document
+   * out, or undefined when the general path must decide.
+   */
+  #singleValues(doc: Record<string, unknown>): unknown[] | typeof SKIP | undefined {
+    const vals = new Array<unknown>(this.#readers.length);
+    let anyPresent = false;
+    for (let i = 0; i < this.#readers.length; i++) {
+      const raw = this.#readers[i]!(doc);
+      if (raw.length !== 1) return undefined;
+      const v = raw[0];
+      if (Array.isArray(v)) return undefined;
+      if (v !== undefined) anyPresent = true;
+      vals[i] = v === undefined ? null : v;
+    }
+    if (this.meta.sparse && !anyPresent) return SKIP;
+    return vals;
+  }
+
+  /** One key: the encoded values, then (non-unique indexes) the _id bytes; checked against the limit. */
+  #key(values: readonly unknown[], idBytes: Uint8Array): Uint8Array {
+    const key = encodeCompoundKey(values, this.#dirs, this.meta.unique ? undefined : idBytes);
+    if (key.length > this.#maxKey) {
+      throw new InvalidDocumentError(
+        this.meta.fields[0]!.path,
+        `the key of index "${this.meta.name}" would be ${key.length} bytes; the limit is ${this.#maxKey}`,
+      );
+    }
+    return key;
+  }
+
   /** The indexed values of a unique key, for error messages. */
   valuesOf(doc: Record<string, unknown>): unknown {
     const vals = this.#readers.map((r) => {
@@ -106,13 +141,6 @@ export class IndexKeyer {
     });
     return vals.length === 1 ? vals[0] : vals;
   }
-}
-
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
 
 /** A cheap exact string form of bytes, for Sets and Maps. */

@@ -166,6 +166,13 @@ export class KeyWriter {
     this.byte(0);
   }
 
+  /** Raw bytes, unescaped (a trailing suffix such as the _id of a non-unique index key). */
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
   invertFrom(start: number): void {
     for (let i = start; i < this.len; i++) this.buf[i] = ~this.buf[i]! & 0xff;
   }
@@ -210,8 +217,15 @@ export function encodeKey(value: unknown): Uint8Array {
 /** 1 for ascending, -1 for descending, per compound key component. */
 export type Direction = 1 | -1;
 
-/** Concatenated component encodings; descending components are inverted so they sort in reverse. */
-export function encodeCompoundKey(values: readonly unknown[], directions: readonly Direction[]): Uint8Array {
+/**
+ * Concatenated component encodings; descending components are inverted so they sort in reverse.
+ * `suffix` bytes, if given, are appended as they are.
+ */
+export function encodeCompoundKey(
+  values: readonly unknown[],
+  directions: readonly Direction[],
+  suffix?: Uint8Array,
+): Uint8Array {
   if (values.length !== directions.length) {
     throw new KeyEncodingError(
       `compound key has ${values.length} values but ${directions.length} directions`,
@@ -223,6 +237,7 @@ export function encodeCompoundKey(values: readonly unknown[], directions: readon
     shared.value(values[i], 0);
     if (directions[i] === -1) shared.invertFrom(start);
   }
+  if (suffix !== undefined) shared.bytes(suffix);
   return shared.take();
 }
 

@@ -1,0 +1,133 @@
+import { type Document, idKey, type PreparedDocument } from '../document/index.js';
+import { compareBytes } from '../keys/encode.js';
+import { type CollectionMeta, docTree, type IndexMeta } from './catalog.js';
+import type { Scope } from './core.js';
+import { DuplicateKeyError } from './errors.js';
+import { latin1 } from './index-keys.js';
+import { ID_INDEX_NAME } from './index-spec.js';
+
+/**
+ * The storage writes of document changes: a document version and the index entries it implies, always
+ * checked completely (unique keys) before the first write, so a failing change leaves the scope untouched.
+ */
+
+interface IndexChange {
+  tree: string;
+  deletes: Uint8Array[];
+  puts: Uint8Array[];
+  ix: IndexMeta;
+  multikey: boolean;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Every index change replacing `oldDoc` by `newDoc` (either may be absent) implies, checked. */
+function indexChanges(
+  s: Scope,
+  meta: CollectionMeta,
+  oldDoc: Document | undefined,
+  newDoc: Document | undefined,
+  key: Uint8Array,
+): IndexChange[] {
+  const out: IndexChange[] = [];
+  for (const ix of meta.indexes) {
+    const keyer = s.core.keyer(ix);
+    const tree = keyer.tree;
+    const after = newDoc ? keyer.entries(newDoc, key) : undefined;
+    let puts = after?.keys ?? [];
+    let deletes: Uint8Array[] = [];
+    const before = oldDoc ? keyer.entries(oldDoc, key) : undefined;
+    if (before !== undefined) {
+      // Keys both versions have stay as they are.
+      const oldKeys = new Map<string, Uint8Array>();
+      for (const k of before.keys) oldKeys.set(latin1(k), k);
+      puts = puts.filter((k) => !oldKeys.delete(latin1(k)));
+      deletes = [...oldKeys.values()];
+    }
+    if (ix.unique) {
+      for (const k of puts) {
+        const holder = s.tx.get(tree, k);
+        if (holder !== undefined && !bytesEqual(holder, key)) {
+          throw new DuplicateKeyError(meta.name, ix.name, keyer.valuesOf(newDoc!));
+        }
+      }
+    }
+    out.push({ tree, deletes, puts, ix, multikey: after?.multikey === true });
+  }
+  return out;
+}
+
+/**
+ * Replaces the stored version of the document at `key`: `oldDoc` is what is stored (undefined: nothing),
+ * `next` the new version (undefined: delete). Index entries follow. Throws DuplicateKeyError (unique
+ * index) or InvalidDocumentError (unindexable value) before writing anything.
+ */
+export function writeDocument(
+  s: Scope,
+  meta: CollectionMeta,
+  key: Uint8Array,
+  oldDoc: Document | undefined,
+  next: { doc: Document; bytes: Uint8Array } | undefined,
+): void {
+  const changes = indexChanges(s, meta, oldDoc, next?.doc, key);
+  if (next) s.put(docTree(meta), key, next.bytes);
+  else s.delete(docTree(meta), key);
+  for (const c of changes) {
+    for (const k of c.deletes) s.delete(c.tree, k);
+    for (const k of c.puts) s.put(c.tree, k, key);
+    if (c.multikey && !c.ix.multikey) s.markMultikey(meta, c.ix);
+  }
+}
+
+/**
+ * Inserts new documents into one collection (created on the first insert). For a batch, whether an _id
+ * is taken is learnt for all of them with one range read over the batch's keys where that range holds
+ * few documents (as for appended ids); otherwise, or for single inserts, with one lookup each.
+ */
+export class Inserter {
+  readonly #s: Scope;
+  readonly #name: string;
+  #meta: CollectionMeta | undefined;
+  /** Keys of documents stored in [batch min, batch max] when the batch began, plus those added since. */
+  #taken: Set<string> | undefined;
+
+  constructor(s: Scope, name: string) {
+    this.#s = s;
+    this.#name = name;
+  }
+
+  /** Reads which of these keys exist, if a range read of at most keys.length + 1 entries can tell. */
+  prefetch(keys: readonly Uint8Array[]): void {
+    if (keys.length < 2) return;
+    let lo = keys[0]!;
+    let hi = lo;
+    for (const k of keys) {
+      if (compareBytes(k, lo) < 0) lo = k;
+      else if (compareBytes(k, hi) > 0) hi = k;
+    }
+    const tree = docTree(this.#collection());
+    const limit = keys.length + 1;
+    const taken = new Set<string>();
+    for (const [k] of this.#s.tx.range(tree, { gte: lo, lte: hi, limit })) taken.add(latin1(k));
+    if (taken.size < limit) this.#taken = taken; // the whole range was read
+  }
+
+  /** Inserts one prepared document; `key` is idKey(enc.id). DuplicateKeyError if the _id is taken. */
+  insert(enc: PreparedDocument, key: Uint8Array = idKey(enc.id)): void {
+    const meta = this.#collection();
+    const ks = this.#taken ? latin1(key) : undefined;
+    const exists = ks !== undefined ? this.#taken!.has(ks) : this.#s.tx.get(docTree(meta), key) !== undefined;
+    if (exists) throw new DuplicateKeyError(this.#name, ID_INDEX_NAME, enc.id);
+    writeDocument(this.#s, meta, key, undefined, enc);
+    if (ks !== undefined) this.#taken!.add(ks);
+  }
+
+  #collection(): CollectionMeta {
+    this.#meta ??= this.#s.ensure(this.#name);
+    return this.#meta;
+  }
+}
