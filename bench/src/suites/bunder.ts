@@ -157,30 +157,70 @@ function bestOf(s: Server, ctx: RunContext, label: string, test: string, args: s
   };
   run(Math.max(1000, Math.floor(n / 4)));
   let best: Throughput | null = null;
-  const cpu: string[] = [];
+  const cpu: number[] = [];
   for (let round = 0; round < (ctx.quick ? 2 : 3); round++) {
     const before = cpuMicros(s.child.pid!);
     const m = run(n);
     // lrange_100 also runs its LPUSH fill: count both tests' requests.
     const sent = test === 'lrange_100' ? 2 * n : n;
-    cpu.push(((cpuMicros(s.child.pid!) - before) / sent).toFixed(2));
+    cpu.push((cpuMicros(s.child.pid!) - before) / sent);
     if (!best || m.opsPerSec > best.opsPerSec) best = m;
   }
   ctx.log(
-    `${label}: ${best!.opsPerSec.toFixed(0)} ops/s best; server CPU µs/request per round: ${cpu.join(' ')}`,
+    `${label}: ${best!.opsPerSec.toFixed(0)} ops/s best; server CPU µs/request per round: ${cpu.map((x) => x.toFixed(2)).join(' ')}`,
   );
-  return { ...best!, ops: n };
+  return { throughput: { ...best!, ops: n }, cpuMicros: Math.min(...cpu) };
+}
+
+/**
+ * Server CPU time per request, recorded by each throughput run (key: workload and system) and reported by
+ * the "server CPU per request" workloads. Throughput on a shared 2-core machine swings by tens of percent
+ * between runs (the client and other processes compete for the cores); CPU time per request barely moves,
+ * so its ratios are the ones to watch for regressions.
+ */
+const cpuPerRequest = new Map<string, number>();
+
+function cpuWorkload(of: { name: string; subjects: readonly Subject<Server>[] }) {
+  return {
+    name: `server CPU per request: ${of.name}`,
+    description: 'user + system CPU time of the server process per request (lowest of the rounds)',
+    lowerIsBetter: true,
+    subjects: of.subjects.map(
+      (s): Subject<null> => ({
+        system: s.system,
+        measure: () => {
+          const v = cpuPerRequest.get(`${of.name}|${s.system}`);
+          if (v === undefined) throw new Error(`no throughput run of ${of.name} for ${s.system}`);
+          return { value: Math.round(v * 100) / 100, unit: 'µs/request' };
+        },
+      }),
+    ),
+  };
 }
 
 /** A workload whose subjects run one redis-benchmark test against a fresh server of each flavor. */
-function benchmarkWorkload(name: string, test: string, extra: string[], sizes: Sizes, aof = false) {
-  const subject = (system: string, flavor: Flavor, withAof = aof): Subject<Server> => ({
+function benchmarkWorkload(
+  name: string,
+  test: string,
+  extra: string[],
+  sizes: Sizes,
+  aof = false,
+  systems: readonly [string, Flavor, boolean][] = [
+    ['bunbase', 'bunder', aof],
+    ['redis', 'redis', aof],
+  ],
+) {
+  const subject = ([system, flavor, withAof]: [string, Flavor, boolean]): Subject<Server> => ({
     system,
     setup: (ctx) => startServer(flavor, ctx.tmpDir(system), withAof),
-    measure: (s, ctx) => bestOf(s, ctx, `${name} ${system}`, test, extra, sizes),
+    measure: (s, ctx) => {
+      const { throughput, cpuMicros } = bestOf(s, ctx, `${name} ${system}`, test, extra, sizes);
+      cpuPerRequest.set(`${name}|${system}`, cpuMicros);
+      return throughput;
+    },
     teardown: stopServer,
   });
-  return { name, subjects: [subject('bunbase', 'bunder'), subject('redis', 'redis')] };
+  return { name, subjects: systems.map(subject) };
 }
 
 const SIMPLE = ['set', 'get', 'incr', 'lpush', 'lpop', 'sadd', 'hset', 'zadd'];
@@ -224,6 +264,23 @@ function memoryWorkload(name: string, description: string, perKey: (s: Server, c
   };
 }
 
+const THROUGHPUT = [
+  ...SIMPLE.map((t) => benchmarkWorkload(`${t.toUpperCase()} -c 50`, t, [], PLAIN)),
+  ...['set', 'get'].map((t) =>
+    benchmarkWorkload(`${t.toUpperCase()} -c 50 -P 16`, t, ['-P', '16'], PIPELINED),
+  ),
+  benchmarkWorkload('LRANGE_100 -c 50', 'lrange_100', [], LRANGE),
+  {
+    ...benchmarkWorkload('SET with appendfsync everysec vs no AOF', 'set', [], PLAIN, true, [
+      ['bunbase', 'bunder', true],
+      ['redis (AOF everysec)', 'redis', true],
+      ['bunder without AOF', 'bunder', false],
+    ]),
+    description:
+      'bunder with AOF against bunder without (the AOF overhead), and Redis with AOF for reference',
+  },
+];
+
 export default defineSuite({
   name: 'bunder',
   description: 'redis-benchmark: bunder-server vs real redis-server (same flags, same run)',
@@ -232,25 +289,8 @@ export default defineSuite({
       ? null
       : 'redis-server, redis-benchmark or redis-cli not found',
   workloads: [
-    ...SIMPLE.map((t) => benchmarkWorkload(`${t.toUpperCase()} -c 50`, t, [], PLAIN)),
-    ...['set', 'get'].map((t) =>
-      benchmarkWorkload(`${t.toUpperCase()} -c 50 -P 16`, t, ['-P', '16'], PIPELINED),
-    ),
-    benchmarkWorkload('LRANGE_100 -c 50', 'lrange_100', [], LRANGE),
-    {
-      name: 'SET with appendfsync everysec vs no AOF',
-      description:
-        'bunder with AOF against bunder without (the AOF overhead), and Redis with AOF for reference',
-      subjects: [
-        ...benchmarkWorkload('aof', 'set', [], PLAIN, true).subjects.map((s) =>
-          s.system === 'redis' ? { ...s, system: 'redis (AOF everysec)' } : s,
-        ),
-        {
-          ...benchmarkWorkload('no-aof', 'set', [], PLAIN, false).subjects[0]!,
-          system: 'bunder without AOF',
-        },
-      ],
-    },
+    ...THROUGHPUT,
+    ...THROUGHPUT.map(cpuWorkload),
     memoryWorkload(
       'memory for small string keys (used_memory)',
       'INFO memory used_memory growth per key after MEMORY PURGE (bunder: V8 heap after a full GC plus ' +
