@@ -190,3 +190,18 @@ t.test('range seeks stay fast on a large stream', async (t) => {
   t.equal(s.length, 10);
   t.ok(performance.now() - trimStart < 500, 'trimming 2000 nodes at once is linear');
 });
+
+t.test('IdIndex stays fast with many IDs that share a sequence number', async (t) => {
+  const idx = new IdIndex<number>();
+  const n = 100_000;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) idx.set({ ms: BigInt(i), seq: 0n }, i);
+  let found = 0;
+  for (let i = 0; i < n; i++) if (idx.get({ ms: BigInt(i), seq: 0n }) === i) found++;
+  for (let i = 0; i < n; i += 2) idx.delete({ ms: BigInt(i), seq: 0n });
+  const ms = performance.now() - started;
+  t.equal(found, n);
+  t.equal(idx.size, n / 2);
+  t.same(idx.ceiling({ ms: 10n, seq: 1n })?.[0], { ms: 11n, seq: 0n });
+  t.ok(ms < 3000, `${n} inserts, lookups and ${n / 2} deletes took ${ms.toFixed(0)} ms`);
+});

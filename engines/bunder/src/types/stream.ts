@@ -48,123 +48,112 @@ export function decrId(id: StreamID): StreamID | null {
   return { ms: id.ms, seq: id.seq - 1n };
 }
 
-/** A fixed-width key whose string order is the ID order (for IdIndex). */
-export function idKey(id: StreamID): string {
-  return id.ms.toString(16).padStart(16, '0') + id.seq.toString(16).padStart(16, '0');
-}
-
-function keyToId(k: string): StreamID {
-  return { ms: BigInt(`0x${k.slice(0, 16)}`), seq: BigInt(`0x${k.slice(16)}`) };
-}
-
 // --- ordered map keyed by ID ------------------------------------------------------------------------
 
 const CHUNK = 256;
 
-/** An ordered map StreamID → V: hash lookups plus chunked sorted keys for O(log n) seeks. */
+/**
+ * An ordered map StreamID → V: a hash map keyed by the ID's text for lookups, plus the IDs in sorted
+ * chunks for O(log n) seeks. (Not BigInt keys: V8 hashes a BigInt by its low digit only, so IDs that
+ * share a sequence number would all collide.)
+ */
 export class IdIndex<V> {
   private readonly map = new Map<string, V>();
-  private chunks: string[][] = [];
+  private chunks: StreamID[][] = [];
 
   get size(): number {
     return this.map.size;
   }
 
   get(id: StreamID): V | undefined {
-    return this.map.get(idKey(id));
+    return this.map.get(idText(id));
   }
 
   has(id: StreamID): boolean {
-    return this.map.has(idKey(id));
+    return this.map.has(idText(id));
   }
 
   set(id: StreamID, v: V): void {
-    const k = idKey(id);
-    if (!this.map.has(k)) this.insertKey(k);
+    const k = idText(id);
+    if (!this.map.has(k)) this.insertId(id);
     this.map.set(k, v);
   }
 
   delete(id: StreamID): boolean {
-    const k = idKey(id);
-    if (!this.map.delete(k)) return false;
-    const ci = this.chunkFor(k);
+    if (!this.map.delete(idText(id))) return false;
+    const ci = this.chunkFor(id);
     const chunk = this.chunks[ci]!;
-    chunk.splice(lowerBound(chunk, k), 1);
+    chunk.splice(lowerBound(chunk, id), 1);
     if (chunk.length === 0) this.chunks.splice(ci, 1);
     return true;
   }
 
   first(): [StreamID, V] | undefined {
-    const k = this.chunks[0]?.[0];
-    return k === undefined ? undefined : [keyToId(k), this.map.get(k)!];
+    const id = this.chunks[0]?.[0];
+    return id === undefined ? undefined : [id, this.map.get(idText(id))!];
   }
 
   last(): [StreamID, V] | undefined {
     const c = this.chunks[this.chunks.length - 1];
-    const k = c?.[c.length - 1];
-    return k === undefined ? undefined : [keyToId(k), this.map.get(k)!];
+    const id = c?.[c.length - 1];
+    return id === undefined ? undefined : [id, this.map.get(idText(id))!];
   }
 
   /** The smallest entry with an ID >= `id`. */
   ceiling(id: StreamID): [StreamID, V] | undefined {
-    const k = idKey(id);
-    let ci = this.chunkFor(k);
-    while (ci < this.chunks.length) {
+    for (let ci = this.chunkFor(id); ci < this.chunks.length; ci++) {
       const chunk = this.chunks[ci]!;
-      const i = lowerBound(chunk, k);
-      if (i < chunk.length) return [keyToId(chunk[i]!), this.map.get(chunk[i]!)!];
-      ci++;
+      const i = lowerBound(chunk, id);
+      if (i < chunk.length) return [chunk[i]!, this.map.get(idText(chunk[i]!))!];
     }
     return undefined;
   }
 
   /** Entries with start <= ID <= end, ascending (do not modify the index while iterating). */
   *range(start: StreamID = MIN_ID, end: StreamID = MAX_ID): Generator<[StreamID, V]> {
-    const sk = idKey(start);
-    const ek = idKey(end);
-    const first = this.chunkFor(sk);
+    const first = this.chunkFor(start);
     for (let ci = first; ci < this.chunks.length; ci++) {
       const chunk = this.chunks[ci]!;
-      for (let i = ci === first ? lowerBound(chunk, sk) : 0; i < chunk.length; i++) {
-        const k = chunk[i]!;
-        if (k > ek) return;
-        yield [keyToId(k), this.map.get(k)!];
+      for (let i = ci === first ? lowerBound(chunk, start) : 0; i < chunk.length; i++) {
+        const id = chunk[i]!;
+        if (cmpId(id, end) > 0) return;
+        yield [id, this.map.get(idText(id))!];
       }
     }
   }
 
-  /** Index of the chunk that holds (or would hold) key `k`. */
-  private chunkFor(k: string): number {
+  /** Index of the chunk that holds (or would hold) `id`. */
+  private chunkFor(id: StreamID): number {
     let lo = 0;
     let hi = this.chunks.length - 1;
     if (hi < 0) return 0;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const c = this.chunks[mid]!;
-      if (c[c.length - 1]! < k) lo = mid + 1;
+      if (cmpId(c[c.length - 1]!, id) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  private insertKey(k: string): void {
+  private insertId(id: StreamID): void {
     if (this.chunks.length === 0) {
-      this.chunks.push([k]);
+      this.chunks.push([id]);
       return;
     }
-    const ci = this.chunkFor(k);
+    const ci = this.chunkFor(id);
     const chunk = this.chunks[ci]!;
-    chunk.splice(lowerBound(chunk, k), 0, k);
+    chunk.splice(lowerBound(chunk, id), 0, id);
     if (chunk.length > CHUNK) this.chunks.splice(ci + 1, 0, chunk.splice(CHUNK >> 1));
   }
 }
 
-function lowerBound(a: readonly string[], k: string): number {
+function lowerBound(a: readonly StreamID[], id: StreamID): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (a[mid]! < k) lo = mid + 1;
+    if (cmpId(a[mid]!, id) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
