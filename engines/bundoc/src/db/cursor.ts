@@ -62,11 +62,9 @@ export class Cursor<T extends object = Document> implements AsyncIterable<T> {
     return makeToken(last, this.#query.orderSpec);
   }
 
+  /** Hands out the rows read at the first step directly (no next() promise per document). */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      const d = await this.next();
-      if (d === null) return;
-      yield d;
-    }
+    const rows = this.#execution().rows;
+    while (this.#pos < rows.length) yield this.#project(rows[this.#pos++]!.doc);
   }
 }

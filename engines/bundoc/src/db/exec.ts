@@ -10,7 +10,7 @@ import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
 import { type ByteRange, choosePlan, isPrimary, type Plan, prefixEnd } from './planner.js';
-import { extractPredicates } from './predicates.js';
+import { extractPredicates, type FieldPredicate } from './predicates.js';
 
 export interface FindOptions {
   sort?: Record<string, 1 | -1>;
@@ -43,6 +43,8 @@ export interface CompiledQuery {
   matcher: Matcher;
   /** Strings a matching document's text must contain (checked before parsing it). */
   needles: Needles | undefined;
+  /** What the planner can use of the filter (extracted once, whatever the collection). */
+  predicates: Map<string, FieldPredicate>;
   sort: Array<[string, 1 | -1]>;
   explicitId: 1 | -1 | undefined;
   /** The full order including the _id tie-breaker, when any order was asked for. */
@@ -106,6 +108,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     filter: f as Record<string, unknown>,
     matcher,
     needles: filterNeedles(f as Record<string, unknown>),
+    predicates: extractPredicates(f as Record<string, unknown>),
     sort,
     explicitId,
     orderSpec,
@@ -118,13 +121,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
 }
 
 export function planFor(meta: CollectionMeta, q: CompiledQuery): Plan {
-  const plan = choosePlan(
-    meta.indexes,
-    extractPredicates(q.filter),
-    q.sort,
-    q.explicitId,
-    q.limit !== undefined,
-  );
+  const plan = choosePlan(meta.indexes, q.predicates, q.sort, q.explicitId, q.limit !== undefined);
   // Keyset paging in _id order starts right after the token's _id instead of filtering from the start.
   if (q.after && plan.kind === 'COLLSCAN' && q.sort.length === 0) {
     const k = idKey(checkId(q.after._id));
@@ -145,7 +142,18 @@ export type Visit = (doc: Document, bytes: Uint8Array, key: Uint8Array) => boole
  * Entries of one key range, in order. With a `first` hint only that many are read in the first storage
  * batch (a query with a limit usually stops there); the rest of the range follows on demand.
  */
-function* rangeEntries(
+function rangeEntries(
+  scope: Scope,
+  tree: string,
+  r: ByteRange,
+  reverse: boolean,
+  first: number,
+): Iterable<[Uint8Array, Uint8Array]> {
+  if (!Number.isFinite(first)) return scope.tx.range(tree, { gte: r.gte, lt: r.lt, reverse });
+  return limitedFirst(scope, tree, r, reverse, first);
+}
+
+function* limitedFirst(
   scope: Scope,
   tree: string,
   r: ByteRange,
@@ -153,10 +161,6 @@ function* rangeEntries(
   first: number,
 ): Generator<[Uint8Array, Uint8Array]> {
   const tx = scope.tx;
-  if (!Number.isFinite(first)) {
-    yield* tx.range(tree, { gte: r.gte, lt: r.lt, reverse });
-    return;
-  }
   let last: Uint8Array | undefined;
   let n = 0;
   for (const e of tx.range(tree, { gte: r.gte, lt: r.lt, reverse, limit: first })) {
@@ -264,7 +268,7 @@ export function explainOf(ex: Execution): Explain {
     nReturned: ex.rows.length,
   };
   if (p?.index) out.index = p.index.name;
-  if (p?.bounds) out.bounds = p.bounds;
+  if (p?.bounds) out.bounds = p.bounds();
   return out;
 }
 

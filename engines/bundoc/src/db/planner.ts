@@ -17,8 +17,8 @@ export interface Plan {
   reverse: boolean;
   /** The scan yields documents already in the requested sort order. */
   sorted: boolean;
-  /** Human-readable bounds per field, for explain(). */
-  bounds?: Record<string, string[]>;
+  /** Human-readable bounds per field, for explain() (built only when asked for). */
+  bounds?: () => Record<string, string[]>;
 }
 
 /** Cartesian products of $in lists larger than this fall back to fewer bound fields. */
@@ -141,7 +141,7 @@ export function choosePlan(
     ranges: byteRanges(c),
     reverse: c.reverse,
     sorted: c.sorted,
-    bounds: describeBounds(c),
+    bounds: () => describeBounds(c),
   };
 }
 
