@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import t, { type Test } from 'tap';
 import { NotLeaderError } from '../src/replication/index.js';
 import { ConflictError } from '../src/storage/index.js';
@@ -269,3 +271,24 @@ t.test('leader crash: a new leader, no acknowledged write lost', async (t) => {
   await c.waitApplied(next.status().applied);
   await allEqual(t, c, 'the old leader rejoined');
 });
+
+t.test(
+  'a member whose store was lost rebuilds it from raft; one whose raft log was lost is refused',
+  async (t) => {
+    const c = await new ReplicaCluster(t, { snapshotEvery: 15, keepEntries: 5, tickMs: 25 }).start();
+    for (let i = 0; i < 40; i++) await c.write((tx) => tx.put('a', enc(`k${i}`), enc(`v${i}`)));
+    const leader = await c.leader();
+    await c.waitApplied(leader.status().applied);
+    const victim = [...c.members.values()].find((m) => m !== leader)!.id;
+    await c.stopMember(victim);
+    fs.rmSync(path.join(c.dir(victim), 'store'), { recursive: true });
+    const back = await c.startMember(victim);
+    await c.waitApplied((await c.leader()).status().applied);
+    t.ok(back.status().storeApplied > 0, 'the store was rebuilt (raft snapshot and log)');
+    await allEqual(t, c, 'after losing a store');
+
+    await c.stopMember(victim);
+    fs.rmSync(path.join(c.dir(victim), 'raft'), { recursive: true });
+    await t.rejects(c.startMember(victim), { code: 'INVALID_ARGUMENT', message: /raft log ends at/ });
+  },
+);

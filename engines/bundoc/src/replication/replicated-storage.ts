@@ -93,14 +93,24 @@ export class ReplicatedStorage {
     if (!Number.isInteger(window) || window < 1 || window > CONFLICT_HORIZON)
       throw new InvalidArgumentError(`conflictWindow must be an integer in 1..${CONFLICT_HORIZON}`);
     const sm = await StoreStateMachine.open(options.dir, { durability: 'normal', ...options.storage });
-    let raftStorage: HostStorage;
-    let group: RaftGroup<number>;
+    let ownRaft: HostStorage | undefined;
     try {
-      raftStorage =
-        options.raftStorage ??
-        (await DurableStorage.open(path.join(options.dir, RAFT_DIR), options.raftStorageOptions ?? {}));
+      if (!options.raftStorage)
+        ownRaft = await DurableStorage.open(
+          path.join(options.dir, RAFT_DIR),
+          options.raftStorageOptions ?? {},
+        );
+      const raftStorage = options.raftStorage ?? (ownRaft as HostStorage);
+      // entries reach the store only after this member's raft log holds them: a store ahead of the log
+      // means the raft directory was lost or belongs to another store, and applying would skip entries
+      const last = raftStorage.lastIndex();
+      if (sm.applied > last) {
+        throw new InvalidArgumentError(
+          `the store reflects raft index ${sm.applied} but the raft log ends at ${last}: the raft directory was lost or belongs to another store`,
+        );
+      }
       let rs: ReplicatedStorage | undefined;
-      group = await RaftGroup.start<number>({
+      const group = await RaftGroup.start<number>({
         id: options.id,
         ...(options.peers ? { peers: options.peers } : {}),
         storage: raftStorage,
@@ -123,6 +133,7 @@ export class ReplicatedStorage {
       };
       return rs;
     } catch (err) {
+      await ownRaft?.close().catch(() => {});
       await sm.close().catch(() => {});
       throw err;
     }
