@@ -10,7 +10,7 @@ import {
   type RaftGroupOptions,
   type Transport,
 } from '@bunbase/raft';
-import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
+import { ClosedError, ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import type { Storage, StorageOptions } from '../storage/storage.js';
 import { CONFLICT_HORIZON } from './conflicts.js';
 import { ReplicatedTransaction } from './replicated-transaction.js';
@@ -211,7 +211,8 @@ export class ReplicatedStorage {
   /**
    * Reads in a read-only snapshot. On the leader (NotLeaderError elsewhere) it is linearizable: it
    * reflects every write acknowledged before the call. `stale: true` reads whatever this member has
-   * applied, on any member.
+   * applied, on any member (if a snapshot from the leader replaces the store meanwhile, `fn` runs again
+   * on the new one).
    */
   async read<T>(fn: (tx: ReplicatedTransaction) => Promise<T> | T, opts?: { stale?: boolean }): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('read needs a function');
@@ -221,13 +222,20 @@ export class ReplicatedStorage {
       this.#assertLeader();
       await this.group.read();
     }
-    const store = await this.#sm.store();
-    const inner = store.begin({ readOnly: true });
-    const tx = new ReplicatedTransaction(inner, this.#sm.appliedIn(inner), undefined);
-    try {
-      return await fn(tx);
-    } finally {
-      tx.abort();
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.#sm.generation;
+      const store = await this.#sm.store();
+      const inner = store.begin({ readOnly: true });
+      const tx = new ReplicatedTransaction(inner, this.#sm.appliedIn(inner), undefined);
+      try {
+        return await fn(tx);
+      } catch (err) {
+        // a snapshot from the leader replaced the store under this read: read the new one
+        if (err instanceof ClosedError && this.#sm.generation !== generation && attempt < 3) continue;
+        throw err;
+      } finally {
+        tx.abort();
+      }
     }
   }
 

@@ -33,6 +33,8 @@ export class StoreStateMachine implements StateMachine<number> {
   #failed: ReplicaFailedError | undefined;
   /** Called once when the local store fails: the member must stop applying. */
   onFatal: ((err: ReplicaFailedError) => void) | undefined;
+  /** Bumped when the store object is about to be replaced (transactions on the old one will fail). */
+  generation = 0;
   /** Entries applied and snapshots restored since open (tests check how a member caught up). */
   appliedEntries = 0;
   restores = 0;
@@ -159,6 +161,7 @@ export class StoreStateMachine implements StateMachine<number> {
       await probe.close();
       if (probed !== applied)
         throw new CorruptReplicationDataError(`store snapshot says index ${applied}, its store ${probed}`);
+      this.generation++;
       await this.#store.close();
       try {
         await swapInIncoming(this.#root);
