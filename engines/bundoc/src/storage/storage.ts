@@ -85,6 +85,11 @@ const KEY_CHECK_AAD = Buffer.from('bundoc-key-check', 'latin1');
 /** The data file is written under this name and renamed into place once complete. */
 const CREATING_FILE = `${DATA_FILE}.creating`;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * The WAL keeps the log since the previous checkpoint (for the fallback meta page) and grows by
+ * checkpointBytes before the next one: at this many times checkpointBytes commits wait for a checkpoint.
+ */
+const WAL_LIMIT_FACTOR = 3;
 
 /** Reads both meta slots; slot 1 sits one page in, and the page size is only known from a valid slot. */
 async function readMetas(file: string): Promise<MetaRead[]> {
@@ -154,7 +159,8 @@ export class Storage implements TxHost {
   /** Detached roots as recorded by the last checkpoint, to tell whether a new one would change anything. */
   #detachedAtCheckpoint: string;
   #checkpointChain: Promise<void> = Promise.resolve();
-  #checkpointRunning = false;
+  /** Checkpoints (and backups) queued or running; counted from the call, not from when they start. */
+  #checkpointsPending = 0;
   #walBytesAtCheckpoint = 0;
   #lastCheckpointAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
@@ -516,12 +522,10 @@ export class Storage implements TxHost {
 
   async commitTx(tx: Transaction): Promise<void> {
     this.assertUsable();
-    // Backpressure: while a checkpoint runs, commits may add at most another checkpointBytes of log;
-    // past that they wait for it, so the WAL stays bounded however fast the writers are.
-    while (
-      this.#checkpointRunning &&
-      this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= 2 * this.#opts.checkpointBytes
-    ) {
+    // Backpressure: once the log holds WAL_LIMIT_FACTOR x checkpointBytes, commits wait for the pending
+    // checkpoint, so the WAL stays bounded however fast the writers are (the check and the append below
+    // run in one synchronous stretch, so no commit slips past it).
+    while (this.#checkpointsPending > 0 && this.#walOverLimit()) {
       await this.#checkpointChain;
       this.assertUsable();
     }
@@ -642,14 +646,18 @@ export class Storage implements TxHost {
 
   // ---- checkpoints ----
 
+  #walOverLimit(): boolean {
+    return this.#wal.stats().bytes >= WAL_LIMIT_FACTOR * this.#opts.checkpointBytes;
+  }
+
   #maybeAutoCheckpoint(): void {
-    if (this.#checkpointRunning) return;
-    if (this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= this.#opts.checkpointBytes)
-      this.#autoCheckpoint();
+    if (this.#checkpointsPending > 0) return;
+    const grown = this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= this.#opts.checkpointBytes;
+    if (grown || this.#walOverLimit()) this.#autoCheckpoint();
   }
 
   #autoCheckpoint(): void {
-    if (this.#checkpointRunning || this.#closed || this.#failed) return;
+    if (this.#checkpointsPending > 0 || this.#closed || this.#failed) return;
     this.checkpoint().catch((e) => this.#fail(e));
   }
 
@@ -660,12 +668,12 @@ export class Storage implements TxHost {
   }
 
   #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    this.#checkpointsPending++;
     const run = this.#checkpointChain.then(async () => {
-      this.#checkpointRunning = true;
       try {
         return await fn();
       } finally {
-        this.#checkpointRunning = false;
+        this.#checkpointsPending--;
       }
     });
     this.#checkpointChain = run.then(
