@@ -129,3 +129,34 @@ t.test('LSNs and segment numbers keep increasing across restarts, crashes and to
     dir = next;
   }
 });
+
+t.test('normal and off: checkpoints and rotations under concurrent writers never stall', async (t) => {
+  // Regression: a rotation's fsync used to swallow a checkpoint's pending sync request for records not
+  // yet written, so in these modes the checkpoint (and then every commit, and close) waited forever.
+  for (const durability of ['normal', 'off'] as const) {
+    const st = await Storage.open(tmp(t), {
+      pageSize: 4096,
+      durability,
+      checkpointBytes: 48 * 1024,
+      walSegmentBytes: 16 * 1024,
+      checkpointIntervalMs: 0,
+    });
+    let next = 0;
+    const writer = async () => {
+      while (next < 2000) {
+        const i = next++;
+        await st.transaction((tx) => tx.put('t', k(i % 700), Buffer.alloc(200 + (i % 300), i & 255)));
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<string>((r) => {
+      timer = setTimeout(() => r('stalled'), 20_000);
+    });
+    const done = Promise.all([writer(), writer(), writer(), writer()])
+      .then(() => st.close())
+      .then(() => 'done');
+    const outcome = await Promise.race([done, stalled]);
+    clearTimeout(timer);
+    t.equal(outcome, 'done', `${durability}: 2000 commits with rotations and checkpoints, then close`);
+  }
+});

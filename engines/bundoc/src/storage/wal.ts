@@ -417,14 +417,20 @@ export class Wal {
     }
   }
 
+  /**
+   * fsyncs everything written so far. A request for records not written yet stays pending: a rotation
+   * syncs before it writes the buffered records, and clearing the request there used to leave a
+   * waitDurable() (a checkpoint in 'normal' or 'off' mode) waiting forever.
+   */
   async #syncNow(): Promise<void> {
     const upTo = this.#writtenLsn;
-    this.#syncRequested = false;
-    if (this.#durableLsn >= upTo) return;
-    await syncFile(this.#fh, path.join(this.dir, this.#segments.at(-1)!.file));
-    this.fsyncs++;
-    this.#durableLsn = upTo;
-    release(this.#durable, upTo);
+    if (this.#durableLsn < upTo) {
+      await syncFile(this.#fh, path.join(this.dir, this.#segments.at(-1)!.file));
+      this.fsyncs++;
+      this.#durableLsn = upTo;
+      release(this.#durable, upTo);
+    }
+    this.#syncRequested = this.#durable.length > 0;
   }
 
   #scheduleSync(): void {
