@@ -5,6 +5,7 @@ import { NotLeaderError } from '../src/replication/index.js';
 import { ConflictError } from '../src/storage/index.js';
 import { dec, dumpStore, enc, ReplicaCluster } from './fixtures-replication/local-cluster.js';
 
+const STRESS = process.env.BUNBASE_STRESS === '1';
 const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -29,7 +30,7 @@ t.test('writes through the leader reach every member in log order', async (t) =>
   const random = rng(SEED);
   // concurrent blind writes over few keys: the value each member ends with is the one of the highest
   // log index that wrote the key, which holds only if every member applied in log order
-  const plans = Array.from({ length: 40 }, (_, i) => ({
+  const plans = Array.from({ length: STRESS ? 400 : 40 }, (_, i) => ({
     i,
     keys: Array.from({ length: 1 + Math.floor(random() * 3) }, () => `k${Math.floor(random() * 8)}`),
     tree: random() < 0.5 ? 'a' : 'b',
@@ -56,7 +57,7 @@ t.test('writes through the leader reach every member in log order', async (t) =>
   const unknown = new Set(
     results.filter((r) => r.index === undefined).flatMap((r) => r.keys.map((k) => `${r.tree}/${k}`)),
   );
-  if (unknown.size > 0) t.comment(`leadership moved: ${40 - known.length} outcomes unknown`);
+  if (unknown.size > 0) t.comment(`leadership moved: ${plans.length - known.length} outcomes unknown`);
   const indexes = known.map((r) => r.index);
   t.equal(new Set(indexes).size, indexes.length, 'each transaction has its own log index');
   const expected = new Map<string, { index: number; value: string }>();
@@ -222,7 +223,7 @@ t.test('lagging and new members catch up by snapshot transfer', async (t) => {
   const lagging = [...c.members.values()].find((m) => m !== leader)!.id;
   await c.stopMember(lagging);
   const random = rng(SEED + 1);
-  for (let i = 0; i < 120; i++) {
+  for (let i = 0; i < (STRESS ? 1000 : 120); i++) {
     // taking a snapshot holds up the raft loop (a backup with fsyncs): leadership may move meanwhile
     await c.write((tx) => {
       const k = enc(`k${Math.floor(random() * 50)}`);
