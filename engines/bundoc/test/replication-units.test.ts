@@ -312,3 +312,46 @@ t.test('apply: members fed the same log end identical, with the same decisions (
     { seed: SEED, numRuns: 30 },
   );
 });
+
+t.test(
+  'a snapshot the member cannot open (another encryption key) fails the member, its store intact',
+  async (t) => {
+    const root = tempDir(t);
+    const keyA = new Uint8Array(32).fill(1);
+    const keyB = new Uint8Array(32).fill(2);
+    const source = await StoreStateMachine.open(path.join(root, 'src'), {
+      durability: 'off',
+      encryptionKey: keyB,
+    });
+    const ws = (v: string): WriteSet => ({
+      readIndex: 0,
+      window: 10,
+      trees: [{ tree: 't', ops: [{ key: enc('k'), value: enc(v) }] }],
+    });
+    await source.apply(entry(5, ws('from-b')));
+    const snap = await source.snapshot();
+    await source.close();
+    const member = await StoreStateMachine.open(path.join(root, 'm'), {
+      durability: 'off',
+      encryptionKey: keyA,
+    });
+    await member.apply(entry(1, ws('mine')));
+    const before = await dump(member);
+    let fatal: unknown;
+    member.onFatal = (err) => {
+      fatal = err;
+    };
+    await t.rejects(member.restore(snap), { code: 'REPLICA_FAILED' });
+    t.match(String((fatal as Error)?.message), /key/i, 'onFatal names the cause');
+    await t.rejects(member.store(), { code: 'REPLICA_FAILED' }, 'the failed member refuses work');
+    await t.rejects(member.apply(entry(6, ws('x'))), { code: 'REPLICA_FAILED' });
+    await member.close();
+    const reopened = await StoreStateMachine.open(path.join(root, 'm'), {
+      durability: 'off',
+      encryptionKey: keyA,
+    });
+    t.same(await dump(reopened), before, 'the old store is intact');
+    t.notOk(fs.existsSync(path.join(root, 'm', INCOMING_DIR)), 'the unpacked snapshot was cleaned up');
+    await reopened.close();
+  },
+);
