@@ -132,7 +132,7 @@ export class Collection<T extends object = Document> {
       const keys = encoded.map((enc) => idKey(enc.id));
       return this.#write((s) => {
         const inserter = new Inserter(s, this.name);
-        inserter.prefetch(keys);
+        inserter.batch(keys);
         encoded.forEach((enc, i) => {
           try {
             inserter.insert(enc, keys[i]);
@@ -140,6 +140,7 @@ export class Collection<T extends object = Document> {
             throw attribute(e, i);
           }
         });
+        inserter.finish();
         return { insertedIds: encoded.map((e) => e.id), insertedCount: encoded.length };
       });
     }
@@ -155,7 +156,7 @@ export class Collection<T extends object = Document> {
       const errors: Array<{ index: number; error: Error }> = [];
       const ids: DocId[] = [];
       const inserter = new Inserter(s, this.name);
-      inserter.prefetch(keys.filter((k) => k !== undefined));
+      inserter.batch(keys.filter((k) => k !== undefined));
       encoded.forEach((enc, index) => {
         if (enc instanceof Error) {
           errors.push({ index, error: enc });
@@ -169,6 +170,7 @@ export class Collection<T extends object = Document> {
           errors.push({ index, error: attribute(e, index) });
         }
       });
+      inserter.finish();
       return { errors, ids };
     });
     if (result.errors.length > 0) throw new BulkWriteError(result.errors, result.ids);
