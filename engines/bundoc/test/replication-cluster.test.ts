@@ -393,3 +393,33 @@ t.test('register histories through leader changes are linearizable', async (t) =
   forged[at] = { ...forged[at], output: 'never-written' };
   t.equal(checkOperations(kvModel, forged, { timeoutMs: 20_000 }), 'illegal', 'a forged read is caught');
 });
+
+t.test(
+  'a member whose store fails while applying stops instead of diverging, and resumes after reopen',
+  async (t) => {
+    const c = await new ReplicaCluster(t).start();
+    for (let i = 0; i < 5; i++) await c.write((tx) => tx.put('a', enc(`k${i}`), enc('1')));
+    const leader = await c.leader();
+    await c.waitApplied(leader.status().applied);
+    const f = [...c.members.values()].find((m) => m !== leader)!;
+    const appliedBefore = f.status().storeApplied;
+    // the store goes away under the member (as after a disk error): the next entry cannot be applied
+    await (await f.localStore()).close();
+    for (let i = 5; i < 10; i++) await c.write((tx) => tx.put('a', enc(`k${i}`), enc('1')));
+    await c.waitFor(
+      () => f.status().storeApplied === appliedBefore && f.status().applied > appliedBefore,
+      'the failure',
+    );
+    await t.rejects(
+      f.read((tx) => tx.get('a', enc('k0')), { stale: true }),
+      { code: 'REPLICA_FAILED' },
+      'the member refuses to serve',
+    );
+    t.equal(f.status().storeApplied, appliedBefore, 'its store reflects nothing past the failure');
+    await c.stopMember(f.id);
+    const back = await c.startMember(f.id);
+    await c.waitApplied((await c.leader()).status().applied);
+    t.equal(back.status().storeEntriesApplied, 5, 'after reopening it applies the entries it missed, once');
+    await allEqual(t, c, 'after the failure');
+  },
+);
