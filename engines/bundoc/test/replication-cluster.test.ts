@@ -139,6 +139,16 @@ t.test('reserved trees and bad arguments are refused, nothing proposed', async (
     m.transaction(() => {}, { retries: -1 }),
     { code: 'INVALID_ARGUMENT' },
   );
+  await t.rejects(m.begin({ fresh: 'yes' as never }), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(m.begin(7 as never), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(
+    m.read(() => 1, { stale: 1 as never }),
+    { code: 'INVALID_ARGUMENT' },
+  );
+  await t.rejects(
+    m.read(() => 1, null as never),
+    { code: 'INVALID_ARGUMENT' },
+  );
   const ro = await m.read((r) => {
     t.throws(
       () => r.put('a', enc('k'), enc('v')),

@@ -168,6 +168,7 @@ export class ReplicatedStorage {
    * skips that and reads what this leader has applied (writes are still checked for conflicts).
    */
   async begin(opts?: { fresh?: boolean }): Promise<ReplicatedTransaction> {
+    checkFlag(opts, 'fresh');
     this.#assertLeader();
     if (opts?.fresh !== false) await this.group.read();
     const store = await this.#sm.store();
@@ -191,6 +192,7 @@ export class ReplicatedStorage {
     opts?: { retries?: number; fresh?: boolean },
   ): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('transaction needs a function');
+    checkFlag(opts, 'fresh');
     const retries = opts?.retries ?? 5;
     if (!Number.isInteger(retries) || retries < 0)
       throw new InvalidArgumentError('retries must be an integer >= 0');
@@ -216,6 +218,7 @@ export class ReplicatedStorage {
    */
   async read<T>(fn: (tx: ReplicatedTransaction) => Promise<T> | T, opts?: { stale?: boolean }): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('read needs a function');
+    checkFlag(opts, 'stale');
     if (opts?.stale === true) {
       if (this.#failure) throw this.#failure;
     } else {
@@ -257,4 +260,12 @@ export class ReplicatedStorage {
     })();
     return this.#closing;
   }
+}
+
+/** Options objects are optional; a flag in one, when given, must be a boolean. */
+function checkFlag(opts: unknown, flag: string): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError('options must be an object');
+  const v = (opts as Record<string, unknown>)[flag];
+  if (v !== undefined && typeof v !== 'boolean') throw new InvalidArgumentError(`${flag} must be a boolean`);
 }
