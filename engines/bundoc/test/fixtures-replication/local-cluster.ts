@@ -51,8 +51,8 @@ export class ReplicaCluster {
       ...(peers ? { peers } : {}),
       dir: this.dir(id),
       transport: this.net.transport(id),
-      // elections after 250-500 ms: a loaded 2-core machine stalls the event loop for tens of ms
-      tickMs: 25,
+      // elections after 400-800 ms: a loaded 2-core machine stalls the event loop for tens of ms
+      tickMs: 40,
       snapshotEvery: 0,
       keepEntries: 0,
       ...rest,
