@@ -9,6 +9,9 @@ t.test('engine packages resolve by name through their export maps', async (t) =>
   const storage = await import('@bunbase/bundoc/storage');
   const bundoc = await import('@bunbase/bundoc');
   t.equal(bundoc.CorruptionError, storage.CorruptionError, 'bundoc re-exports its storage layer');
+  const replication = await import('@bunbase/bundoc/replication');
+  t.equal(typeof replication.ReplicatedStorage.open, 'function', 'the replicated mode has its own entry');
+  t.equal(typeof bundoc.Bundoc.open, 'function', 'the document API is the package root');
   const raft = await import('@bunbase/raft');
   t.equal(raft.majorityIndex([3, 2, 1]), 2);
   const bunder = await import('@bunbase/bunder');
