@@ -309,3 +309,32 @@ t.test('keyspace events are forwarded only while the embedded store has listener
   kv.callSync('SET', 'a', '1');
   t.same(seen, ['set', 'once', 'del']);
 });
+
+t.test(
+  'connections read through the shared buffer: many clients, large values, close() with clients connected',
+  async (t) => {
+    const kv = await Bunder.open();
+    const { port } = await kv.listen({ port: 0 });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => RespClient.connect(port)));
+    // Values larger than one read (64 KiB) from many clients at once: each parser must copy what it keeps
+    // out of the shared read buffer before another connection's read overwrites it.
+    const values = clients.map((_, i) => String.fromCharCode(97 + (i % 26)).repeat(70_000 + i * 1000));
+    // A parser that kept bytes of the shared buffer reads garbage and waits for more: time out then.
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), 10_000)),
+      ]);
+    await within(Promise.all(clients.map((c, i) => c.call('SET', `big${i}`, values[i]!))), 'SETs');
+    const got = await within(Promise.all(clients.map((c, i) => c.call('GET', `big${i}`))), 'GETs');
+    t.same(
+      got.map((r) => r.v),
+      values,
+    );
+    const list = await clients[0]!.call('CLIENT', 'LIST');
+    t.equal(String(list.v).match(/ addr=127\.0\.0\.1:/g)?.length, 20, 'every connection is a client');
+    // close() must not wait forever: the adopted sockets count as the server's connections.
+    await within(kv.close(), 'close()');
+    for (const c of clients) c.close();
+  },
+);
