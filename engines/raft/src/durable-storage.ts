@@ -10,7 +10,13 @@ import {
   snapshotFileName,
   writeSnapshotFile,
 } from './durable/snapshot-file.js';
-import { RaftError, StorageCorruptionError, StorageFailedError } from './errors.js';
+import {
+  RaftError,
+  SnapshotOutOfDateError,
+  StorageCorruptionError,
+  StorageFailedError,
+  UnavailableError,
+} from './errors.js';
 import type { HostStorage, StorageUpdate } from './host-storage.js';
 import { MemoryStorage } from './storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from './types.js';
@@ -212,15 +218,39 @@ export class DurableStorage implements HostStorage {
     });
   }
 
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    return this.enqueue(async () => {
-      const old = this.mem.snapshot().metadata.index;
-      const snap = this.mem.createSnapshot(index, confState, data);
-      await writeSnapshotFile(join(this.dir, snapshotFileName(index)), snap);
-      await this.writeRecords([{ kind: 'snapshot', index, term: snap.metadata.term, reset: false }]);
-      if (old > 0) await rm(join(this.dir, snapshotFileName(old)), { force: true });
-      return snap;
-    });
+  /**
+   * Writes the snapshot file first, outside the queue: it can be large, and saves (the group's log
+   * writes) must go on meanwhile. Only the mark in the log and the switch to the new snapshot are
+   * queued. A file whose mark was never written (a crash in between) is an orphan deleted at open.
+   */
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    if (this.closed) throw new RaftError('STORAGE_CLOSED', 'storage is closed');
+    if (this.failed !== undefined) throw new StorageFailedError(this.failed);
+    const have = this.mem.snapshot().metadata.index;
+    if (index <= have) throw new SnapshotOutOfDateError(index, have);
+    if (index > this.mem.lastIndex()) throw new UnavailableError(index);
+    const file = join(this.dir, snapshotFileName(index));
+    const snap: Snapshot = { metadata: { index, term: this.mem.term(index), confState }, data };
+    try {
+      await writeSnapshotFile(file, snap);
+    } catch (err) {
+      if (!(err instanceof RaftError)) this.failed ??= err;
+      throw err;
+    }
+    try {
+      return await this.enqueue(async () => {
+        const old = this.mem.snapshot().metadata.index;
+        const made = this.mem.createSnapshot(index, confState, data);
+        await this.writeRecords([{ kind: 'snapshot', index, term: made.metadata.term, reset: false }]);
+        if (old > 0) await rm(join(this.dir, snapshotFileName(old)), { force: true });
+        return made;
+      });
+    } catch (err) {
+      // refused (a newer snapshot arrived meanwhile): the file is nobody's
+      if (err instanceof RaftError && !(err instanceof StorageFailedError))
+        await rm(file, { force: true }).catch(() => {});
+      throw err;
+    }
   }
 
   compact(index: number): Promise<void> {

@@ -90,3 +90,25 @@ export class StorageFailedError extends RaftError {
     );
   }
 }
+
+/**
+ * Thrown by a state machine's apply (or restore) for a local failure that is not a property of the
+ * entry — a disk error. The group stops instead of treating it as the entry's result: another member
+ * applied the same entry fine, so going on would let this copy diverge. Any error with `fatal: true`
+ * counts the same (so a library can keep its own error classes).
+ */
+export class FatalStateMachineError extends RaftError {
+  readonly fatal = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STATE_MACHINE_FAILED', message);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** Whether a state machine threw a local failure (FatalStateMachineError, or `fatal: true`). */
+export function isFatalStateMachineError(err: unknown): boolean {
+  return (
+    err instanceof FatalStateMachineError ||
+    (typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true)
+  );
+}

@@ -1,20 +1,39 @@
-import { NotLeaderError, RaftError, StoppedError } from './errors.js';
+import { isFatalStateMachineError, NotLeaderError, RaftError, StoppedError } from './errors.js';
 import type { HostStorage } from './host-storage.js';
 import type { RaftConfig } from './raft.js';
 import { RaftNode } from './raft.js';
 import type { Transport } from './transport.js';
-import type { ConfChange, Entry, HardState, NodeId, Ready, Role, SnapshotMetadata } from './types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  NodeId,
+  Ready,
+  Role,
+  SnapshotMetadata,
+} from './types.js';
 
 /** The application replicated by a group. Every member applies the same entries in the same order. */
 export interface StateMachine<R = unknown> {
   /**
    * Applies one committed entry (only normal entries with data; never twice in a process). What it
-   * returns resolves the proposal; what it throws rejects it, and must be deterministic too.
+   * returns resolves the proposal; what it throws rejects it, and must be deterministic too: every
+   * member throws the same for the same entry. A local failure that is not a property of the entry (a
+   * disk error) must be thrown as a `FatalStateMachineError` (or any error with `fatal: true`): the
+   * group then stops (onError), rejects pending proposals, and applies nothing more.
    */
   apply(entry: Entry): R | Promise<R>;
-  /** The whole state, as of the last applied entry. */
+  /**
+   * The whole state as of the moment of the call: exactly the entries applied so far. It may resolve
+   * later — the group keeps applying entries meanwhile, so an asynchronous snapshot must capture its
+   * state synchronously (copy it, or take a consistent read view) before it returns its promise. The
+   * group records it at the index applied when it called; a state machine whose state records its own
+   * applied index and whose apply skips entries the state already reflects (as bundoc's does) may
+   * include later entries. Never called while a previous snapshot or a restore is still running.
+   */
   snapshot(): Uint8Array | Promise<Uint8Array>;
-  /** Replaces the whole state with a snapshot (at start, or one sent by the leader). */
+  /** Replaces the whole state with a snapshot (at start, or one sent by the leader); never during a snapshot. */
   restore(data: Uint8Array, metadata: SnapshotMetadata): void | Promise<void>;
 }
 
@@ -99,6 +118,8 @@ export class RaftGroup<R = unknown> {
   private saved: HardState;
   private timer: NodeJS.Timeout | undefined;
   private pumping: Promise<void> | undefined;
+  /** A snapshot being taken, then persisted; the loop goes on meanwhile. */
+  private snapshotting: Promise<void> | undefined;
   private stopped = false;
   private failure: unknown;
   private snapshotsTaken = 0;
@@ -261,6 +282,8 @@ export class RaftGroup<R = unknown> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.pumping?.catch(() => {});
+    // the state machine's snapshot may still be reading it: let it finish before anything closes
+    await this.snapshotting?.catch(() => {});
     this.rejectAll(this.failure ?? new StoppedError());
     await this.transport.close();
     await this.storage.close().catch(() => {});
@@ -308,16 +331,25 @@ export class RaftGroup<R = unknown> {
     // only now may anything that depends on the persisted state leave the node
     if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot) {
+      // a state machine never restores while it is still taking a snapshot of itself
+      await this.snapshotting?.catch(() => {});
       await this.sm.restore(rd.snapshot.data, rd.snapshot.metadata);
       this.applied = rd.snapshot.metadata.index;
       this.snapshotsRestored++;
       this.settleUpTo(this.applied, undefined);
     }
     const settle: (() => void)[] = [];
-    for (const e of rd.committedEntries) {
-      if (e.index <= this.applied) continue;
-      await this.applyEntry(e, settle);
-      this.applied = e.index;
+    try {
+      for (const e of rd.committedEntries) {
+        if (e.index <= this.applied) continue;
+        await this.applyEntry(e, settle);
+        this.applied = e.index;
+      }
+    } catch (err) {
+      // a fatal state machine failure: what was applied before it is committed and settles; the rest
+      // of the group stops (the caller fails it) and applies nothing more
+      for (const fn of settle) fn();
+      throw err;
     }
     this.node.advance(rd);
     // callers learn of their results only once the core knows the entries are applied
@@ -327,7 +359,7 @@ export class RaftGroup<R = unknown> {
       if (r) r.index = rs.index;
     }
     this.releaseReads();
-    await this.maybeSnapshot();
+    this.maybeSnapshot();
   }
 
   private async applyEntry(e: Entry, settle: (() => void)[]): Promise<void> {
@@ -345,6 +377,7 @@ export class RaftGroup<R = unknown> {
       try {
         result = { ok: true, value: await this.sm.apply(e) };
       } catch (error) {
+        if (isFatalStateMachineError(error)) throw error;
         result = { ok: false, error };
       }
     }
@@ -404,21 +437,54 @@ export class RaftGroup<R = unknown> {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.snapshotEvery <= 0) return;
-    const have = this.storage.snapshot().metadata.index;
-    if (this.applied - have < this.snapshotEvery) return;
-    const data = await this.sm.snapshot();
-    await this.storage.createSnapshot(this.applied, this.node.confState(), data);
+  /**
+   * Starts a snapshot every `snapshotEvery` applied entries, in the background: the state machine's
+   * snapshot() may take long (bundoc copies its whole store), and the loop must go on ticking,
+   * sending and applying meanwhile or the member would lose its leadership. The index and membership
+   * are those of the moment snapshot() is called, which is when its state is captured (see
+   * StateMachine.snapshot).
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotEvery <= 0 || this.snapshotting || this.stopped) return;
+    if (this.applied - this.storage.snapshot().metadata.index < this.snapshotEvery) return;
+    const index = this.applied;
+    const confState = this.node.confState();
+    let data: Promise<Uint8Array>;
+    try {
+      data = Promise.resolve(this.sm.snapshot());
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.snapshotting = this.persistSnapshot(index, confState, data)
+      .catch((err: unknown) => this.fail(err))
+      .finally(() => {
+        this.snapshotting = undefined;
+        // entries applied meanwhile may call for the next one already
+        this.maybeSnapshot();
+      });
+  }
+
+  private async persistSnapshot(
+    index: number,
+    confState: ConfState,
+    data: Promise<Uint8Array>,
+  ): Promise<void> {
+    const bytes = await data;
+    if (this.stopped) return;
+    await this.storage.createSnapshot(index, confState, bytes);
     this.snapshotsTaken++;
-    const compactTo = this.applied - this.keepEntries;
+    const compactTo = index - this.keepEntries;
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
   }
 
   private fail(err: unknown): void {
     if (this.stopped) return;
+    // a state machine's own fatal error reaches the callers as it is (it says what failed)
     this.failure =
-      err instanceof RaftError ? err : new RaftError('GROUP_FAILED', `raft group failed: ${String(err)}`);
+      err instanceof RaftError || isFatalStateMachineError(err)
+        ? err
+        : new RaftError('GROUP_FAILED', `raft group failed: ${String(err)}`);
     if (err instanceof Error && this.failure instanceof RaftError && this.failure !== err)
       this.failure.cause = err;
     this.options.onError?.(err);
