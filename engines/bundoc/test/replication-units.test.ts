@@ -337,12 +337,9 @@ t.test(
     });
     await member.apply(entry(1, ws('mine')));
     const before = await dump(member);
-    let fatal: unknown;
-    member.onFatal = (err) => {
-      fatal = err;
-    };
-    await t.rejects(member.restore(snap), { code: 'REPLICA_FAILED' });
-    t.match(String((fatal as Error)?.message), /key/i, 'onFatal names the cause');
+    const fatal = await member.restore(snap).catch((e: unknown) => e);
+    t.match(fatal, { code: 'REPLICA_FAILED', fatal: true }, 'a fatal error for the raft group');
+    t.match(String((fatal as Error)?.message), /key/i, 'it names the cause');
     await t.rejects(member.store(), { code: 'REPLICA_FAILED' }, 'the failed member refuses work');
     await t.rejects(member.apply(entry(6, ws('x'))), { code: 'REPLICA_FAILED' });
     await member.close();

@@ -14,8 +14,10 @@ export class CorruptReplicationDataError extends BundocError {
 /**
  * This member's local store failed (a disk error) while applying a committed entry: the member stopped,
  * because going on would make its copy diverge. Reopen it; it resumes from what its store reflects.
+ * `fatal: true` is what tells the raft group it is a local failure, not the entry's result.
  */
 export class ReplicaFailedError extends BundocError {
+  readonly fatal = true;
   constructor(cause: unknown) {
     super(
       'REPLICA_FAILED',

@@ -126,11 +126,6 @@ export class ReplicatedStorage {
         },
       });
       rs = new ReplicatedStorage(options.id, group, sm, window);
-      sm.onFatal = (err) => {
-        rs.#failure ??= err;
-        options.onError?.(err);
-        void group.stop();
-      };
       return rs;
     } catch (err) {
       await ownRaft?.close().catch(() => {});

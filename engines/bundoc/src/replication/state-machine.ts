@@ -31,8 +31,6 @@ export class StoreStateMachine implements StateMachine<number> {
   #applied: number;
   #restoring: Promise<void> | undefined;
   #failed: ReplicaFailedError | undefined;
-  /** Called once when the local store fails: the member must stop applying. */
-  onFatal: ((err: ReplicaFailedError) => void) | undefined;
   /** Bumped when the store object is about to be replaced (transactions on the old one will fail). */
   generation = 0;
   /** Entries applied and snapshots restored since open (tests check how a member caught up). */
@@ -124,14 +122,25 @@ export class StoreStateMachine implements StateMachine<number> {
     return index;
   }
 
-  /** A consistent copy of the store as of the last applied entry (no entry applies meanwhile). */
+  /**
+   * A consistent copy of the store: everything applied before the call, and possibly entries the
+   * group applies while the backup starts (it goes on applying during a snapshot). The packed index is
+   * read from the copy itself, so it is exact; raft may record the snapshot at the earlier index of
+   * the call, and a member restoring it skips the entries its store already reflects.
+   */
   async snapshot(): Promise<Uint8Array> {
     const store = await this.store();
     const tmp = path.join(this.#root, SNAPSHOT_TMP_DIR);
     await fsp.rm(tmp, { recursive: true, force: true });
-    const applied = this.#applied;
     try {
       await store.backup(tmp);
+      const copy = await Storage.open(tmp, this.#options);
+      let applied: number;
+      try {
+        applied = StoreStateMachine.#appliedOf(copy);
+      } finally {
+        await copy.close();
+      }
       return await packDirectory(tmp, applied);
     } finally {
       await fsp.rm(tmp, { recursive: true, force: true });
@@ -187,10 +196,8 @@ export class StoreStateMachine implements StateMachine<number> {
   }
 
   #fatal(err: unknown): ReplicaFailedError {
-    if (!this.#failed) {
-      this.#failed = err instanceof ReplicaFailedError ? err : new ReplicaFailedError(err);
-      this.onFatal?.(this.#failed);
-    }
+    // a ReplicaFailedError is fatal to the raft group (`fatal: true`): it stops and applies nothing more
+    this.#failed ??= err instanceof ReplicaFailedError ? err : new ReplicaFailedError(err);
     return this.#failed;
   }
 }
