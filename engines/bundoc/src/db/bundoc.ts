@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Document } from '../document/codec.js';
+import type { SecuritySpec } from '../security/collection-security.js';
+import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
 import { RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
@@ -10,23 +12,36 @@ import { backoff, DbCore, Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { checkCollectionName } from './names.js';
 import { SchemaOps } from './schema-ops.js';
+import type { AuditOptions } from './security-registry.js';
 
-export type BundocOptions = StorageOptions;
+export interface BundocOptions extends StorageOptions, AuditOptions {}
+
+/** What createCollection and setCollectionSecurity accept (see SECURITY.md). */
+export type CollectionOptions = SecuritySpec;
+
+export interface TransactionOptions {
+  /** How many times the function is run again after a write-write conflict (default 5). */
+  retries?: number;
+  /** The caller's context for every call on the transaction's collections that does not give its own. */
+  ctx?: AuthContext;
+}
 
 /** The handle `db.transaction` passes to its callback: collections bound to one snapshot transaction. */
 export class DbTransaction {
   readonly #core: DbCore;
   readonly #scope: Scope;
+  readonly #ctx: AuthContext | undefined;
 
   /** @internal */
-  constructor(core: DbCore, scope: Scope) {
+  constructor(core: DbCore, scope: Scope, ctx: AuthContext | undefined) {
     this.#core = core;
     this.#scope = scope;
+    this.#ctx = ctx;
   }
 
   /** A collection whose reads see this transaction's snapshot plus its own writes. */
   collection<T extends object = Document>(name: string): Collection<T> {
-    return new Collection<T>(this.#core, checkCollectionName(name), this.#scope, undefined);
+    return new Collection<T>(this.#core, checkCollectionName(name), this.#scope, undefined, this.#ctx);
   }
 }
 
@@ -53,12 +68,19 @@ export class Bundoc {
   static async open(dir: string, options: BundocOptions = {}): Promise<Bundoc> {
     if (typeof dir !== 'string' || dir.length === 0)
       throw new InvalidArgumentError('dir must be a non-empty string');
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('options must be an object');
+    const { audit, onAuditError, ...storageOptions } = options;
+    if (audit !== undefined && typeof audit !== 'function')
+      throw new InvalidArgumentError('audit must be a function');
+    if (onAuditError !== undefined && typeof onAuditError !== 'function')
+      throw new InvalidArgumentError('onAuditError must be a function');
     let tempDir: string | undefined;
-    let opts = options;
+    let opts: StorageOptions = storageOptions;
     if (dir === ':memory:') {
       tempDir = await mkdtemp(path.join(tmpdir(), 'bundoc-memory-'));
       dir = tempDir;
-      opts = { durability: 'off', ...options };
+      opts = { durability: 'off', ...storageOptions };
     }
     let st: Storage | undefined;
     try {
@@ -70,7 +92,11 @@ export class Bundoc {
       const keep = referencedTrees(metas);
       for (const t of st.trees())
         if (t.startsWith(RESERVED_TREE_PREFIX) && !keep.has(t)) await st.dropTree(t);
-      return new Bundoc(new DbCore(st, metas), tempDir);
+      const core = new DbCore(st, metas, {
+        ...(audit ? { audit } : {}),
+        ...(onAuditError ? { onAuditError } : {}),
+      });
+      return new Bundoc(core, tempDir);
     } catch (e) {
       await st?.close().catch(() => {});
       if (tempDir) await rm(tempDir, { recursive: true, force: true });
@@ -88,15 +114,34 @@ export class Bundoc {
     return new Collection<T>(this.#core, checkCollectionName(name), undefined, this.#schema);
   }
 
-  /** Creates an empty collection (no-op if it exists). Schemas and rules are not supported yet. */
-  async createCollection(name: string, options?: Record<string, unknown>): Promise<void> {
+  /**
+   * Creates an empty collection with an optional schema, rules and validationLevel (SECURITY.md),
+   * compiled and checked now (InvalidSecuritySpecError, InvalidSchemaError, InvalidRuleError) and stored
+   * in the catalog in the same transaction. A no-op if the collection exists with the same spec;
+   * CollectionExistsError if it exists with another one (change it with setCollectionSecurity).
+   */
+  async createCollection(name: string, options?: CollectionOptions): Promise<void> {
     checkCollectionName(name);
-    if (options !== undefined && Object.keys(options).length > 0) {
-      throw new InvalidOptionError(
-        `createCollection options (${Object.keys(options).join(', ')}) are not supported yet`,
-      );
-    }
-    await this.#schema.createCollection(name);
+    const spec = options === undefined ? undefined : this.#core.security.compile(name, options).spec;
+    await this.#schema.createCollection(name, spec);
+  }
+
+  /**
+   * Replaces a collection's schema, rules and validationLevel (undefined or {}: none), with the same
+   * checks as createCollection. Existing documents are not re-validated (as MongoDB's collMod):
+   * validationLevel says how their later updates are. CollectionNotFoundError if it does not exist.
+   */
+  async setCollectionSecurity(name: string, spec: CollectionOptions | undefined): Promise<void> {
+    checkCollectionName(name);
+    const compiled = this.#core.security.compile(name, spec ?? undefined).spec;
+    await this.#schema.setSecurity(name, compiled);
+  }
+
+  /** A collection's schema, rules and validationLevel as stored (normalized); undefined when none. */
+  getCollectionSecurity(name: string): CollectionOptions | undefined {
+    this.#core.storage.assertUsable();
+    const spec = this.#core.catalog.get(checkCollectionName(name))?.security;
+    return spec === undefined ? undefined : structuredClone(spec);
   }
 
   listCollections(): string[] {
@@ -104,22 +149,37 @@ export class Bundoc {
     return [...this.#core.catalog.keys()].sort();
   }
 
-  /** Drops a collection and its indexes; false if it did not exist. */
-  async dropCollection(name: string): Promise<boolean> {
-    return this.#schema.dropCollection(checkCollectionName(name));
+  /**
+   * Drops a collection and its indexes; false if it did not exist. A collection that other collections'
+   * schemas reference is refused (CollectionReferencedError) unless `force: true`: their references
+   * then point at a collection that does not exist (writes adding one fail with DanglingReferenceError).
+   */
+  async dropCollection(name: string, options?: { force?: boolean }): Promise<boolean> {
+    checkCollectionName(name);
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new InvalidOptionError('dropCollection options must be an object');
+    for (const k of Object.keys(options ?? {}))
+      if (k !== 'force')
+        throw new InvalidOptionError(`unknown dropCollection option "${k}" (allowed: force)`);
+    const force = options?.force ?? false;
+    if (typeof force !== 'boolean') throw new InvalidOptionError('force must be a boolean');
+    return this.#schema.dropCollection(name, force);
   }
 
   /**
    * Runs `fn` in one snapshot transaction across collections and commits it atomically; on a write-write
    * conflict the whole function is run again (up to `retries` times, default 5), so it must be safe to
-   * repeat. Index and collection drops cannot run inside; a non-transactional write from inside `fn`
+   * repeat. `ctx` is the default caller context of the transaction's collections. Index and collection drops cannot run inside; a non-transactional write from inside `fn`
    * may wait for a schema change that waits for this transaction.
    */
-  async transaction<R>(
-    fn: (tx: DbTransaction) => Promise<R> | R,
-    options?: { retries?: number },
-  ): Promise<R> {
+  async transaction<R>(fn: (tx: DbTransaction) => Promise<R> | R, options?: TransactionOptions): Promise<R> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('transaction needs a function');
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new InvalidArgumentError('transaction options must be an object');
+    for (const k of Object.keys(options ?? {}))
+      if (k !== 'retries' && k !== 'ctx')
+        throw new InvalidArgumentError(`unknown transaction option "${k}" (allowed: retries, ctx)`);
+    const ctx = options?.ctx === undefined ? undefined : checkAuthContext(options.ctx);
     const retries = options?.retries ?? 5;
     if (!Number.isInteger(retries) || retries < 0)
       throw new InvalidArgumentError('retries must be an integer >= 0');
@@ -130,7 +190,7 @@ export class Bundoc {
       for (let attempt = 0; ; attempt++) {
         const scope = new Scope(core, core.storage.begin());
         try {
-          const result = await fn(new DbTransaction(core, scope));
+          const result = await fn(new DbTransaction(core, scope, ctx));
           if (scope.poisoned !== undefined) throw scope.poisoned;
           await scope.tx.commit();
           core.install(scope);

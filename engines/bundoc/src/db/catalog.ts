@@ -1,3 +1,4 @@
+import type { SecuritySpec } from '../security/collection-security.js';
 import type { Transaction } from '../storage/transaction.js';
 
 /**
@@ -30,6 +31,8 @@ export interface CollectionMeta {
   id: number;
   createdAt: string;
   indexes: IndexMeta[];
+  /** Schema, rules and validationLevel, as normalized by the security layer; absent: none. */
+  security?: SecuritySpec;
 }
 
 export const docTree = (c: CollectionMeta): string => `${RESERVED_TREE_PREFIX}d/${c.id}`;

@@ -17,6 +17,15 @@ import { InvalidUpdateError, UpdateConflictError } from '../query/errors.js';
 import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
 import { upsertDocument } from '../query/upsert.js';
+import type { AuthContext } from '../security/context.js';
+import {
+  auditQuery,
+  type CallOptions,
+  callOptions,
+  enforced,
+  isDocumentError,
+  listFilter,
+} from './access.js';
 import { docTree } from './catalog.js';
 import type { DbCore, Scope } from './core.js';
 import { Cursor } from './cursor.js';
@@ -24,6 +33,7 @@ import { BulkWriteError, DuplicateKeyError, InvalidOptionError } from './errors.
 import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
 import { latin1 } from './index-keys.js';
 import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
+import { applyTouches, checkReferences, deleteWithReferences, type Touch } from './references.js';
 import type { SchemaOps } from './schema-ops.js';
 import { bytesEqual, Inserter, writeDocument } from './writes.js';
 
@@ -42,6 +52,14 @@ export interface UpdateResult {
 }
 export interface DeleteResult {
   deletedCount: number;
+}
+export interface InsertManyOptions extends CallOptions {
+  /** true (default): the first failing document fails the batch, nothing is written. */
+  ordered?: boolean;
+}
+export interface UpdateOptions extends CallOptions {
+  /** Insert a document built from the filter and the update when nothing matches. */
+  upsert?: boolean;
 }
 export interface IndexInfo {
   name: string;
@@ -63,26 +81,47 @@ function attribute(e: unknown, index: number): Error {
   return e as Error;
 }
 
-/** A collection of JSON documents; bound to one transaction when obtained from `tx.collection()`. */
+const NO_KEYS: readonly string[] = [];
+
+/**
+ * A collection of JSON documents; bound to one transaction when obtained from `tx.collection()`.
+ *
+ * Every reading or writing call takes the caller's context in its options (`{ ctx: { auth, admin? } }`,
+ * absent: anonymous) and applies the collection's schema, rules and references (SECURITY.md): writes
+ * are checked completely before anything is written; queries, and the filters of updates and deletes,
+ * only see documents the caller may list.
+ */
 export class Collection<T extends object = Document> {
   readonly name: string;
   readonly #core: DbCore;
   readonly #scope: Scope | undefined;
   readonly #schema: SchemaOps | undefined;
+  readonly #ctx: AuthContext | undefined;
 
   /** @internal use `db.collection(name)` */
-  constructor(core: DbCore, name: string, scope: Scope | undefined, schema: SchemaOps | undefined) {
+  constructor(
+    core: DbCore,
+    name: string,
+    scope: Scope | undefined,
+    schema: SchemaOps | undefined,
+    ctx?: AuthContext,
+  ) {
     this.#core = core;
     this.name = name;
     this.#scope = scope;
     this.#schema = schema;
+    this.#ctx = ctx;
+  }
+
+  #options<O extends CallOptions>(options: O | undefined, allowed: readonly string[], what: string) {
+    return callOptions(options, allowed, what, this.#ctx);
   }
 
   #read<R>(fn: (s: Scope) => R): R {
     return this.#core.read(this.#scope, fn);
   }
 
-  #write<R>(fn: (s: Scope) => R): Promise<R> {
+  #write<R>(fn: (s: Scope) => R | Promise<R>): Promise<R> {
     return this.#core.write(this.#scope, fn);
   }
 
@@ -95,31 +134,42 @@ export class Collection<T extends object = Document> {
 
   // ---- writes ----
 
-  /** Inserts one document; a missing _id is generated. Duplicate _id → DuplicateKeyError, nothing written. */
-  async insertOne(doc: T | Omit<T, '_id'>): Promise<InsertOneResult> {
+  /**
+   * Inserts one document; a missing _id is generated. Checked in this order, before anything is written:
+   * rules (create), schema, references, _id. Duplicate _id → DuplicateKeyError.
+   */
+  async insertOne(doc: T | Omit<T, '_id'>, options?: CallOptions): Promise<InsertOneResult> {
+    const { ctx } = this.#options(options, NO_KEYS, 'insertOne');
     const enc = prepareDocument(doc, generateId);
     return this.#write((s) => {
+      const sec = this.#core.security.of(this.name);
+      if (enforced(sec, ctx)) sec.checkCreate(enc.doc, ctx);
+      const touches: Touch[] = [];
+      checkReferences(s, sec, null, enc.doc, touches);
+      applyTouches(s, touches);
       new Inserter(s, this.name).insert(enc);
       return { _id: enc.id };
     });
   }
 
   /**
-   * Inserts many documents in one transaction. ordered (default): the first invalid or duplicate document
-   * fails the whole batch and nothing is written. ordered: false: the valid documents are committed, then
-   * a BulkWriteError lists the others.
+   * Inserts many documents in one transaction. ordered (default): the first invalid or duplicate document,
+   * or one the rules, schema or references refuse, fails the whole batch and nothing is written.
+   * ordered: false: the other documents are committed, then a BulkWriteError lists the failed ones.
+   * A document may reference documents before it in the batch.
    */
   async insertMany(
     docs: ReadonlyArray<T | Omit<T, '_id'>>,
-    options?: { ordered?: boolean },
+    options?: InsertManyOptions,
   ): Promise<InsertManyResult> {
+    const { options: o, ctx } = this.#options(options, ['ordered'], 'insertMany');
     if (!Array.isArray(docs)) {
       throw new InvalidDocumentError(
         '',
         `insertMany needs an array of documents, not ${describeValue(docs)}`,
       );
     }
-    const ordered = options?.ordered ?? true;
+    const ordered = o.ordered ?? true;
     if (typeof ordered !== 'boolean') throw new InvalidOptionError('ordered must be a boolean');
     if (ordered) {
       const encoded = docs.map((d, i) => {
@@ -131,6 +181,20 @@ export class Collection<T extends object = Document> {
       });
       const keys = encoded.map((enc) => idKey(enc.id));
       return this.#write((s) => {
+        const sec = this.#core.security.of(this.name);
+        const check = enforced(sec, ctx);
+        const touches: Touch[] = [];
+        if (check || sec.references.length > 0) {
+          // Every document is checked before the first is written.
+          const earlier = new Set<string>();
+          const pending = new Map([[this.name, earlier]]);
+          encoded.forEach((enc, i) => {
+            if (check) sec.checkCreate(enc.doc, ctx);
+            checkReferences(s, sec, null, enc.doc, touches, pending);
+            earlier.add(latin1(keys[i]!));
+          });
+        }
+        applyTouches(s, touches);
         const inserter = new Inserter(s, this.name);
         inserter.batch(keys);
         encoded.forEach((enc, i) => {
@@ -153,6 +217,8 @@ export class Collection<T extends object = Document> {
     });
     const keys = encoded.map((enc) => (enc instanceof Error ? undefined : idKey(enc.id)));
     const result = await this.#write((s) => {
+      const sec = this.#core.security.of(this.name);
+      const check = enforced(sec, ctx);
       const errors: Array<{ index: number; error: Error }> = [];
       const ids: DocId[] = [];
       const inserter = new Inserter(s, this.name);
@@ -163,10 +229,15 @@ export class Collection<T extends object = Document> {
           return;
         }
         try {
+          // Documents inserted before this one are in the transaction: references to them resolve.
+          const touches: Touch[] = [];
+          if (check) sec.checkCreate(enc.doc, ctx);
+          checkReferences(s, sec, null, enc.doc, touches);
           inserter.insert(enc, keys[index]);
+          applyTouches(s, touches);
           ids.push(enc.id);
         } catch (e) {
-          if (!(e instanceof DuplicateKeyError || e instanceof InvalidDocumentError)) throw e;
+          if (!isDocumentError(e)) throw e;
           errors.push({ index, error: attribute(e, index) });
         }
       });
@@ -177,34 +248,34 @@ export class Collection<T extends object = Document> {
     return { insertedIds: result.ids, insertedCount: result.ids.length };
   }
 
-  async updateOne(filter: Document, update: Document, options?: { upsert?: boolean }): Promise<UpdateResult> {
+  async updateOne(filter: Document, update: Document, options?: UpdateOptions): Promise<UpdateResult> {
     return this.#update(filter, update, options, false, 'operators');
   }
 
-  async updateMany(
-    filter: Document,
-    update: Document,
-    options?: { upsert?: boolean },
-  ): Promise<UpdateResult> {
+  async updateMany(filter: Document, update: Document, options?: UpdateOptions): Promise<UpdateResult> {
     return this.#update(filter, update, options, true, 'operators');
   }
 
-  async replaceOne(
-    filter: Document,
-    replacement: Document,
-    options?: { upsert?: boolean },
-  ): Promise<UpdateResult> {
+  async replaceOne(filter: Document, replacement: Document, options?: UpdateOptions): Promise<UpdateResult> {
     return this.#update(filter, replacement, options, false, 'replacement');
   }
 
+  /**
+   * Updates the documents matching `filter` that the caller may list. For each document the update
+   * changes: rules (update), schema (per validationLevel) and the references it adds are checked, for
+   * all of them before the first write; a document the update leaves unchanged is not written, nor
+   * checked. An upsert's new document is checked as an insert.
+   */
   async #update(
     filter: Document,
     update: Document,
-    options: { upsert?: boolean } | undefined,
+    options: UpdateOptions | undefined,
     multi: boolean,
     kind: 'operators' | 'replacement',
   ): Promise<UpdateResult> {
-    const upsert = options?.upsert ?? false;
+    const what = kind === 'replacement' ? 'replaceOne' : multi ? 'updateMany' : 'updateOne';
+    const { options: o, ctx } = this.#options(options, ['upsert'], what);
+    const upsert = o.upsert ?? false;
     if (typeof upsert !== 'boolean') throw new InvalidOptionError('upsert must be a boolean');
     const q = compileQuery(filter, multi ? undefined : { limit: 1 });
     const compiled = compileUpdate(update);
@@ -217,86 +288,127 @@ export class Collection<T extends object = Document> {
       );
     }
     return this.#write((s) => {
-      const ex = execute(s, this.name, q);
+      const sec = this.#core.security.of(this.name);
+      const check = enforced(sec, ctx);
+      const ex = execute(s, this.name, q, listFilter(sec, ctx));
       let modified = 0;
       const meta = s.meta(this.name);
+      const touches: Touch[] = [];
       // Every new version is validated before the first write, so a bad one leaves nothing half-updated.
-      const plans = ex.rows.map((row) => {
+      const plans = [];
+      for (const row of ex.rows) {
         const next = compiled.apply(row.doc, { now });
         const enc = prepareDocument(next, () => row.doc._id as DocId);
         if (!bytesEqual(idKey(enc.id), row.key)) throw new UpdateConflictError('_id', '_id is immutable');
-        return { row, enc };
-      });
-      for (const { row, enc } of plans) {
         if (bytesEqual(enc.bytes, row.bytes)) continue;
+        if (check) sec.checkUpdate(row.doc, enc.doc, ctx);
+        checkReferences(s, sec, row.doc, enc.doc, touches);
+        plans.push({ row, enc });
+      }
+      let inserted: PreparedDocument | undefined;
+      if (ex.rows.length === 0 && upsert) {
+        inserted = prepareDocument(upsertDocument(q.filter, update, { now }), generateId);
+        if (check) sec.checkCreate(inserted.doc, ctx);
+        checkReferences(s, sec, null, inserted.doc, touches);
+      }
+      // Touches first: a document both referenced and updated here keeps its new version.
+      applyTouches(s, touches);
+      for (const { row, enc } of plans) {
         writeDocument(s, meta!, row.key, row.doc, enc);
         modified++;
       }
       let upsertedId: DocId | null = null;
-      if (ex.rows.length === 0 && upsert) {
-        const enc = prepareDocument(upsertDocument(q.filter, update, { now }), generateId);
-        new Inserter(s, this.name).insert(enc);
-        upsertedId = enc.id;
+      if (inserted) {
+        new Inserter(s, this.name).insert(inserted);
+        upsertedId = inserted.id;
       }
       return { matchedCount: ex.rows.length, modifiedCount: modified, upsertedId };
     });
   }
 
-  async deleteOne(filter: Document): Promise<DeleteResult> {
-    return this.#delete(filter, false);
+  async deleteOne(filter: Document, options?: CallOptions): Promise<DeleteResult> {
+    return this.#delete(filter, false, options);
   }
 
-  async deleteMany(filter: Document): Promise<DeleteResult> {
-    return this.#delete(filter, true);
+  async deleteMany(filter: Document, options?: CallOptions): Promise<DeleteResult> {
+    return this.#delete(filter, true, options);
   }
 
-  async #delete(filter: Document, multi: boolean): Promise<DeleteResult> {
+  /**
+   * Deletes the documents matching `filter` that the caller may list, each checked against the rules
+   * (delete), with what references imply (restrict, setNull, cascade) planned over every document the
+   * delete reaches and applied in the same transaction. `deletedCount` counts the matched documents,
+   * not the cascaded ones.
+   */
+  async #delete(filter: Document, multi: boolean, options: CallOptions | undefined): Promise<DeleteResult> {
+    const { ctx } = this.#options(options, NO_KEYS, multi ? 'deleteMany' : 'deleteOne');
     const q = compileQuery(filter, multi ? undefined : { limit: 1 });
-    return this.#write((s) => {
-      const ex = execute(s, this.name, q);
-      const meta = s.meta(this.name);
-      for (const row of ex.rows) writeDocument(s, meta!, row.key, row.doc, undefined);
+    return this.#write(async (s) => {
+      const security = this.#core.security;
+      const sec = security.of(this.name);
+      const ex = execute(s, this.name, q, listFilter(sec, ctx));
+      if (enforced(sec, ctx)) for (const row of ex.rows) sec.checkDelete(row.doc, ctx);
+      await deleteWithReferences(s, this.name, ex.rows, (c) => security.of(c), security.graph());
       return { deletedCount: ex.rows.length };
     });
   }
 
   // ---- reads ----
 
-  /** The document with this _id, or null. */
-  async get(id: DocId): Promise<T | null> {
+  /**
+   * The document with this _id, or null. With rules, the `read` rule decides (PermissionDenied), also
+   * for a document that does not exist (`resource` is null then), so a denied caller cannot tell
+   * whether it exists.
+   */
+  async get(id: DocId, options?: CallOptions): Promise<T | null> {
+    const { ctx } = this.#options(options, NO_KEYS, 'get');
     const checked = checkId(id, 'get(id)');
     return this.#read((s) => {
       const meta = s.meta(this.name);
-      if (!meta) return null;
-      const bytes = s.tx.get(docTree(meta), idKey(checked));
-      return bytes === undefined ? null : (decodeDocument(bytes) as T);
+      const bytes = meta ? s.tx.get(docTree(meta), idKey(checked)) : undefined;
+      const doc = bytes === undefined ? null : (decodeDocument(bytes) as T);
+      const sec = this.#core.security.of(this.name);
+      if (ctx.admin === true || sec.hasRules) sec.checkRead(doc, ctx);
+      return doc;
     });
   }
 
+  /** Matching documents the caller may list (rule `list`, else `read`); the others are skipped. */
   find(filter: Document = {}, options?: FindOptions): Cursor<T> {
     const q = compileQuery(filter, options);
-    return new Cursor<T>(q, () => this.#run(q));
+    const { ctx } = callOptions({ ctx: options?.ctx }, NO_KEYS, 'find', this.#ctx);
+    return new Cursor<T>(q, () => this.#run(q, ctx));
   }
 
-  #run(q: CompiledQuery): Execution {
-    return this.#read((s) => execute(s, this.name, q));
+  #run(q: CompiledQuery, ctx: AuthContext): Execution {
+    return this.#read((s) => {
+      const sec = this.#core.security.of(this.name);
+      auditQuery(sec, ctx);
+      return execute(s, this.name, q, listFilter(sec, ctx));
+    });
   }
 
   async findOne(filter: Document = {}, options?: Omit<FindOptions, 'limit'>): Promise<T | null> {
     return this.find(filter, { ...options, limit: 1 }).next();
   }
 
-  async countDocuments(filter: Document = {}): Promise<number> {
-    return this.#run(compileQuery(filter, undefined)).rows.length;
+  /** How many matching documents the caller may list. */
+  async countDocuments(filter: Document = {}, options?: CallOptions): Promise<number> {
+    const { ctx } = this.#options(options, NO_KEYS, 'countDocuments');
+    return this.#run(compileQuery(filter, undefined), ctx).rows.length;
   }
 
-  /** Distinct values of a field among matching documents (array elements count singly), in key order. */
-  async distinct(field: string, filter: Document = {}): Promise<unknown[]> {
+  /**
+   * Distinct values of a field among matching documents the caller may list (array elements count
+   * singly), in key order.
+   */
+  async distinct(field: string, filter: Document = {}, options?: CallOptions): Promise<unknown[]> {
+    const { ctx } = this.#options(options, NO_KEYS, 'distinct');
     const parts = typeof field === 'string' ? splitPath(field) : undefined;
     if (!parts || parts.some((p) => p.startsWith('$')))
       throw new InvalidOptionError(`distinct: invalid field path ${JSON.stringify(field)}`);
     const read = compilePathReader(parts);
-    const rows = this.#run(compileQuery(filter, undefined)).rows;
+    const rows = this.#run(compileQuery(filter, undefined), ctx).rows;
     const seen = new Map<string, unknown>();
     const add = (v: unknown) => {
       if (v === undefined) return;

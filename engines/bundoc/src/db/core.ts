@@ -4,23 +4,31 @@ import type { Transaction } from '../storage/transaction.js';
 import { type CollectionMeta, type IndexMeta, nextId, readCollection, writeCollection } from './catalog.js';
 import { IndexKeyer } from './index-keys.js';
 import { SharedExclusiveLock } from './rwlock.js';
+import { type AuditOptions, SecurityRegistry } from './security-registry.js';
 
 /** Internal retries of single-operation writes that lose a write-write race (e.g. creating one collection twice). */
 export const WRITE_RETRIES = 20;
 
 /**
  * State shared by a database's collections: the store, the catalog as last committed (kept in memory so
- * writes need no catalog read), compiled index keyers, and the lock that orders schema changes and writes.
+ * writes need no catalog read), compiled index keyers and security, and the lock that orders schema
+ * changes and writes.
  */
 export class DbCore {
   readonly storage: Storage;
   readonly catalog = new Map<string, CollectionMeta>();
   readonly lock = new SharedExclusiveLock();
+  readonly security: SecurityRegistry;
   readonly #keyers = new Map<number, IndexKeyer>();
 
-  constructor(storage: Storage, metas: readonly CollectionMeta[]) {
+  /** Compiles every stored security spec: a spec that no longer compiles fails the open (fail closed). */
+  constructor(storage: Storage, metas: readonly CollectionMeta[], audit: AuditOptions = {}) {
     this.storage = storage;
-    for (const m of metas) this.catalog.set(m.name, m);
+    this.security = new SecurityRegistry(audit);
+    for (const m of metas) {
+      this.catalog.set(m.name, m);
+      this.security.set(m.name, m);
+    }
   }
 
   keyer(ix: IndexMeta): IndexKeyer {
@@ -37,8 +45,10 @@ export class DbCore {
     for (const [name, meta] of scope.created) {
       const cur = this.catalog.get(name);
       // Schema changes replace the entry (under the exclusive lock); implicit creation only fills a gap.
-      if (scope.schemaChange || !cur || cur.id !== meta.id) this.catalog.set(name, meta);
-      else
+      if (scope.schemaChange || !cur || cur.id !== meta.id) {
+        this.catalog.set(name, meta);
+        this.security.set(name, meta);
+      } else
         for (const ix of meta.indexes)
           if (ix.multikey) cur.indexes.find((x) => x.id === ix.id)!.multikey = true;
     }
@@ -55,11 +65,17 @@ export class DbCore {
     }
   }
 
+  /** Removes a dropped collection from the in-memory catalog and security. */
+  forget(name: string): void {
+    this.catalog.delete(name);
+    this.security.set(name, undefined);
+  }
+
   /**
    * Runs `fn` as one storage transaction (or inside the caller's transaction scope), retrying on
    * write-write conflicts; a failure leaves nothing written.
    */
-  async write<T>(scope: Scope | undefined, fn: (s: Scope) => T): Promise<T> {
+  async write<T>(scope: Scope | undefined, fn: (s: Scope) => T | Promise<T>): Promise<T> {
     if (scope) return scope.guard(() => fn(scope));
     const wait = this.lock.acquireShared();
     if (wait) await wait;
@@ -67,7 +83,7 @@ export class DbCore {
       for (let attempt = 0; ; attempt++) {
         const s = new Scope(this, this.storage.begin());
         try {
-          const result = fn(s);
+          const result = await fn(s);
           await s.tx.commit();
           this.install(s);
           return result;
@@ -154,12 +170,16 @@ export class Scope {
     this.tx.delete(tree, key);
   }
 
-  /** Inside a user transaction: an operation that fails half-way makes the transaction unusable. */
-  guard<T>(fn: () => T): T {
+  /**
+   * Inside a user transaction: an operation that fails half-way makes the transaction unusable. (Counting
+   * writes is conservative when operations of one transaction overlap: another operation's writes may
+   * poison it too, never the reverse.)
+   */
+  async guard<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.poisoned !== undefined) throw this.poisoned;
     const before = this.writes;
     try {
-      return fn();
+      return await fn();
     } catch (e) {
       if (this.writes !== before) this.poisoned = e;
       throw e;

@@ -65,6 +65,43 @@ export class IndexNotFoundError extends BundocError {
   }
 }
 
+/** createCollection named an existing collection with a different schema, rules or validationLevel. */
+export class CollectionExistsError extends BundocError {
+  readonly collection: string;
+  constructor(collection: string) {
+    super(
+      'COLLECTION_EXISTS',
+      `collection "${collection}" already exists with a different schema, rules or validationLevel; change them with setCollectionSecurity`,
+    );
+    this.collection = collection;
+  }
+}
+
+/** An operation that needs an existing collection (setCollectionSecurity) named one that does not exist. */
+export class CollectionNotFoundError extends BundocError {
+  readonly collection: string;
+  constructor(collection: string) {
+    super('COLLECTION_NOT_FOUND', `collection "${collection}" does not exist`);
+    this.collection = collection;
+  }
+}
+
+/** dropCollection of a collection other collections' schemas reference (x-bundoc-ref), without force. */
+export class CollectionReferencedError extends BundocError {
+  readonly collection: string;
+  /** The collections whose schemas reference it. */
+  readonly referencedBy: readonly string[];
+  constructor(collection: string, referencedBy: readonly string[]) {
+    super(
+      'COLLECTION_REFERENCED',
+      `collection "${collection}" is referenced by the schemas of ${referencedBy.map((c) => `"${c}"`).join(', ')}; ` +
+        'change those schemas first, or drop it with { force: true }',
+    );
+    this.collection = collection;
+    this.referencedBy = referencedBy;
+  }
+}
+
 /** A find/update option (skip, limit, after, upsert…) has the wrong type or value. */
 export class InvalidOptionError extends BundocError {
   constructor(message: string) {

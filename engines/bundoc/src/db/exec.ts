@@ -5,6 +5,7 @@ import { compileFilter, type Matcher } from '../query/filter.js';
 import { filterNeedles, mayMatch, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
+import type { AuthContext } from '../security/context.js';
 import { type CollectionMeta, docTree, indexTree } from './catalog.js';
 import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
@@ -19,6 +20,8 @@ export interface FindOptions {
   projection?: Record<string, 0 | 1 | boolean>;
   /** A cursor token from a previous page: continue after that document in the same sort order. */
   after?: string;
+  /** Who is asking (default: anonymous); documents the collection's rules do not let them list are skipped. */
+  ctx?: AuthContext;
 }
 
 export interface Explain {
@@ -73,7 +76,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     throw new InvalidOptionError('find options must be an object');
   const o: FindOptions = options ?? {};
   for (const k of Object.keys(o)) {
-    if (!['sort', 'skip', 'limit', 'projection', 'after'].includes(k)) {
+    if (!['sort', 'skip', 'limit', 'projection', 'after', 'ctx'].includes(k)) {
       throw new InvalidOptionError(`unknown find option "${k}"`);
     }
   }
@@ -229,8 +232,17 @@ export interface Execution {
   stats: Stats;
 }
 
-/** Runs a query: filter, keyset position, order, skip and limit (projection is the caller's last step). */
-export function execute(scope: Scope, name: string, q: CompiledQuery): Execution {
+/**
+ * Runs a query: filter, keyset position, order, skip and limit (projection is the caller's last step).
+ * `visible`: documents it rejects are skipped as if they did not match (the caller's rules), before
+ * the keyset position, skip and limit apply.
+ */
+export function execute(
+  scope: Scope,
+  name: string,
+  q: CompiledQuery,
+  visible?: (doc: Document) => boolean,
+): Execution {
   const stats: Stats = { keysExamined: 0, docsExamined: 0 };
   const meta = scope.meta(name);
   if (!meta) return { rows: [], plan: undefined, stats };
@@ -243,6 +255,7 @@ export function execute(scope: Scope, name: string, q: CompiledQuery): Execution
     scan(scope, meta, plan, stats, q.needles, want, (doc, bytes, key) => {
       if (!matcher(doc)) return true;
       if (after && afterCmp!(doc, after) <= 0) return true;
+      if (visible !== undefined && !visible(doc)) return true;
       rows.push({ doc, bytes, key });
       return rows.length < want;
     });

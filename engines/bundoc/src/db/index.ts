@@ -18,18 +18,54 @@ export {
   InvalidUpdateError,
   UpdateConflictError,
 } from '../query/errors.js';
-export { Bundoc, type BundocOptions, DbTransaction } from './bundoc.js';
+export {
+  type AdminOp,
+  type AuditEvent,
+  type AuditHook,
+  type AuthContext,
+  type AuthInfo,
+  DanglingReferenceError,
+  DeletePlanTooLargeError,
+  InvalidAuthContextError,
+  InvalidRuleError,
+  InvalidSchemaError,
+  InvalidSecuritySpecError,
+  type OnDelete,
+  PermissionDenied,
+  ReferenceRestrictedError,
+  type RuleName,
+  type RuleOp,
+  type RulesSpec,
+  type SchemaIssue,
+  SchemaValidationError,
+  type SecuritySpec,
+  type ValidationLevel,
+  validateSecuritySpec,
+} from '../security/index.js';
+export type { CallOptions } from './access.js';
+export {
+  Bundoc,
+  type BundocOptions,
+  type CollectionOptions,
+  DbTransaction,
+  type TransactionOptions,
+} from './bundoc.js';
 export {
   Collection,
   type DeleteResult,
   type IndexInfo,
+  type InsertManyOptions,
   type InsertManyResult,
   type InsertOneResult,
+  type UpdateOptions,
   type UpdateResult,
 } from './collection.js';
 export { Cursor } from './cursor.js';
 export {
   BulkWriteError,
+  CollectionExistsError,
+  CollectionNotFoundError,
+  CollectionReferencedError,
   DuplicateKeyError,
   IndexNotFoundError,
   InvalidCollectionNameError,

@@ -1,4 +1,5 @@
 import { decodeDocument } from '../document/codec.js';
+import type { SecuritySpec } from '../security/collection-security.js';
 import {
   type CollectionMeta,
   deleteCollection,
@@ -9,7 +10,14 @@ import {
   writeCollection,
 } from './catalog.js';
 import { type DbCore, Scope } from './core.js';
-import { DuplicateKeyError, IndexNotFoundError, InvalidIndexError } from './errors.js';
+import {
+  CollectionExistsError,
+  CollectionNotFoundError,
+  CollectionReferencedError,
+  DuplicateKeyError,
+  IndexNotFoundError,
+  InvalidIndexError,
+} from './errors.js';
 import {
   ID_INDEX_NAME,
   MAX_INDEXES_PER_COLLECTION,
@@ -17,6 +25,20 @@ import {
   sameIndex,
   sameKeyPattern,
 } from './index-spec.js';
+import { isEmptySpec } from './security-registry.js';
+
+/** Whether a catalog entry carries `spec` (undefined or empty: none). */
+function sameSecurity(meta: CollectionMeta, spec: SecuritySpec | undefined): boolean {
+  const a = meta.security === undefined || isEmptySpec(meta.security) ? undefined : meta.security;
+  const b = spec === undefined || isEmptySpec(spec) ? undefined : spec;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** `meta` carrying `spec` (normalized, already checked). */
+function withSecurity(meta: CollectionMeta, spec: SecuritySpec | undefined): CollectionMeta {
+  const { security: _old, ...rest } = meta;
+  return spec === undefined || isEmptySpec(spec) ? rest : { ...rest, security: spec };
+}
 
 /**
  * Schema changes. Each holds the lock alone, so no document write is in flight while an index is built
@@ -54,19 +76,56 @@ export class SchemaOps {
     }
   }
 
-  async createCollection(name: string): Promise<void> {
-    await this.#exclusive(() => this.#commit((s) => s.ensure(name)));
+  /** Creates `name` with `spec` (checked by the caller); a no-op if it exists with the same spec. */
+  async createCollection(name: string, spec: SecuritySpec | undefined): Promise<void> {
+    await this.#exclusive(async () => {
+      const current = this.#core.catalog.get(name);
+      if (current) {
+        if (spec !== undefined && !sameSecurity(current, spec)) throw new CollectionExistsError(name);
+        return;
+      }
+      await this.#commit((s) => {
+        const created = s.meta(name) === undefined;
+        const meta = s.ensure(name);
+        if (!created && spec !== undefined && !sameSecurity(meta, spec))
+          throw new CollectionExistsError(name);
+        if (!created) return meta;
+        const next = withSecurity(meta, spec);
+        writeCollection(s.tx, next);
+        s.created.set(name, next);
+        return next;
+      });
+      this.#core.security.audit(name, 'createCollection');
+    });
   }
 
-  async dropCollection(name: string): Promise<boolean> {
+  /** Replaces the security spec of an existing collection (checked by the caller). */
+  async setSecurity(name: string, spec: SecuritySpec | undefined): Promise<void> {
+    await this.#exclusive(async () => {
+      const meta = this.#core.catalog.get(name);
+      if (!meta) throw new CollectionNotFoundError(name);
+      await this.#commit((s) => {
+        const next = withSecurity(meta, spec);
+        writeCollection(s.tx, next);
+        s.created.set(name, next);
+        return next;
+      });
+      this.#core.security.audit(name, 'setCollectionSecurity');
+    });
+  }
+
+  async dropCollection(name: string, force: boolean): Promise<boolean> {
     return this.#exclusive(async () => {
       const meta = this.#core.catalog.get(name);
       if (!meta) return false;
+      const referencedBy = this.#core.security.referencing(name);
+      if (referencedBy.length > 0 && !force) throw new CollectionReferencedError(name, referencedBy);
       await this.#commit((s) => {
         deleteCollection(s.tx, name);
         return undefined;
       });
-      this.#core.catalog.delete(name);
+      this.#core.forget(name);
+      this.#core.security.audit(name, 'dropCollection');
       // Trees go after the catalog entry commits; a crash in between leaves orphans that open() drops.
       await this.#core.storage.dropTree(docTree(meta));
       for (const ix of meta.indexes) await this.#core.storage.dropTree(indexTree(ix));

@@ -6,9 +6,12 @@ import type { AuthInfo } from './context.js';
 import type { RuleOp } from './errors.js';
 import type { DocId } from './references.js';
 
+/** Schema changes, audited by the collection layer (always `outcome: 'admin'`). */
+export type AdminOp = 'createCollection' | 'setCollectionSecurity' | 'dropCollection';
+
 export interface AuditEvent {
   time: Date;
-  op: RuleOp;
+  op: RuleOp | AdminOp;
   collection: string;
   id?: DocId;
   auth: AuthInfo | null;

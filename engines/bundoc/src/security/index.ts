@@ -1,4 +1,4 @@
-export { type AuditEvent, type AuditHook, emitAudit } from './audit.js';
+export { type AdminOp, type AuditEvent, type AuditHook, emitAudit } from './audit.js';
 export {
   CollectionSecurity,
   type SecurityOptions,
