@@ -1,3 +1,11 @@
+export {
+  ChunkReassembler,
+  chunkFrames,
+  encodeChunkFrame,
+  FRAME_BATCH,
+  FRAME_CHUNK,
+  MessageTooLargeError,
+} from './chunking.js';
 export { decodeMessages, encodeMessages } from './codec.js';
 export { decodeConfChange, encodeConfChange } from './conf-change.js';
 export type { DurableStorageOptions, RecoveryReport } from './durable-storage.js';

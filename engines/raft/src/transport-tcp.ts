@@ -1,7 +1,15 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import {
+  CHUNK_HEADER_BYTES,
+  ChunkReassembler,
+  encodeChunkHeader,
+  FRAME_BATCH,
+  FRAME_CHUNK,
+} from './chunking.js';
 import { decodeMessages, encodeMessages } from './codec.js';
 import { validNodeId } from './conf-change.js';
-import { CorruptDataError, RaftError } from './errors.js';
+import { RaftError } from './errors.js';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
 import type { Transport, TransportHandler } from './transport.js';
 import type { Message, NodeId } from './types.js';
@@ -17,8 +25,18 @@ export interface TcpTransportOptions {
   readonly listen: { readonly host?: string; readonly port: number };
   /** Addresses of the other members. */
   readonly peers?: ReadonlyMap<NodeId, PeerAddress> | Readonly<Record<number, PeerAddress>>;
-  /** Largest frame sent or accepted. Default 64 MiB (a snapshot must fit in one frame). */
+  /** Largest frame sent or accepted. Default 64 MiB. Larger messages travel in chunk frames. */
   readonly maxFrameBytes?: number;
+  /**
+   * Largest message (in practice a snapshot) sent or accepted, reassembled from chunks. Default 1 GiB;
+   * at most Node's largest Buffer. The receiver holds a transfer in memory until it is complete.
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * Data bytes per chunk frame. Default 1 MiB (or less, to fit maxFrameBytes): a smaller chunk lets
+   * ordinary messages to the same peer through sooner during a large transfer.
+   */
+  readonly chunkBytes?: number;
   /** Bytes waiting in a peer's socket beyond which new messages to it are dropped. Default 32 MiB. */
   readonly maxQueuedBytes?: number;
   /** Reconnect delay: starts here, doubles per failure up to maxBackoffMs, with ±20% jitter. */
@@ -27,9 +45,19 @@ export interface TcpTransportOptions {
   readonly connectTimeoutMs?: number;
 }
 
-// First frame on every connection: "RAFT" | version u8 | from u32 | to u32.
+// First frame on every connection: "RAFT" | version u8 | from u32 | to u32. Version 2 added the frame
+// kind byte (batch or chunk) in front of every later frame.
 const HELLO_MAGIC = Buffer.from('RAFT');
-const HELLO_VERSION = 1;
+const HELLO_VERSION = 2;
+/** Large messages waiting for their turn on one link; more are dropped (Raft resends). */
+const MAX_QUEUED_TRANSFERS = 4;
+
+function encodeBatchHeader(payloadLength: number): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 1);
+  b.writeUInt32BE(payloadLength + 1, 0);
+  b[FRAME_HEADER_BYTES] = FRAME_BATCH;
+  return b;
+}
 const HELLO_BYTES = 13;
 
 function encodeHello(from: NodeId, to: NodeId): Buffer {
@@ -47,6 +75,17 @@ export interface TcpTransportStats {
   framesReceived: number;
   messagesDropped: number;
   connectionsRejected: number;
+  /** Chunk frames sent and large messages (transfers) received whole. */
+  chunksSent: number;
+  transfersReceived: number;
+}
+
+/** A large message going out in chunks. */
+interface Transfer {
+  readonly id: number;
+  readonly message: Message;
+  readonly payload: Buffer;
+  offset: number;
 }
 
 type LinkState = 'idle' | 'connecting' | 'open' | 'backoff';
@@ -56,6 +95,9 @@ class PeerLink {
   state: LinkState = 'idle';
   socket: Socket | undefined;
   pending: Message[] = [];
+  transfers: Transfer[] = [];
+  nextTransferId = 1;
+  awaitingDrain = false;
   backoffMs = 0;
   timer: NodeJS.Timeout | undefined;
   constructor(
@@ -67,8 +109,11 @@ class PeerLink {
 /**
  * Raft messages over TCP: length-prefixed frames (u32 + payload), each a batch of binary-encoded
  * messages for one peer. Every member dials every other member and sends on its own connection.
- * A connection that sends anything malformed (bad hello, oversized frame, undecodable batch, messages
- * not from the peer that said hello or not for this node) is closed; other connections are untouched.
+ * A message too large for a frame (a snapshot) travels in chunk frames (`chunking.ts`), a few at a time
+ * as the socket drains, so batches written meanwhile are not queued behind the whole transfer.
+ * A connection that sends anything malformed (bad hello, oversized frame, undecodable batch, chunks
+ * out of order, messages not from the peer that said hello or not for this node) is closed; other
+ * connections are untouched.
  */
 export class TcpTransport implements Transport {
   readonly id: NodeId;
@@ -78,6 +123,8 @@ export class TcpTransport implements Transport {
     framesReceived: 0,
     messagesDropped: 0,
     connectionsRejected: 0,
+    chunksSent: 0,
+    transfersReceived: 0,
   };
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<Socket>();
@@ -86,6 +133,8 @@ export class TcpTransport implements Transport {
   private flushScheduled = false;
   private closed = false;
   private readonly maxFrameBytes: number;
+  private readonly maxMessageBytes: number;
+  private readonly chunkBytes: number;
   private readonly maxQueuedBytes: number;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -95,6 +144,22 @@ export class TcpTransport implements Transport {
     if (!validNodeId(options.id)) throw new RaftError('INVALID_CONFIG', `invalid node id ${options.id}`);
     this.id = options.id;
     this.maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    this.maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024 * 1024;
+    const room = this.maxFrameBytes - FRAME_HEADER_BYTES - CHUNK_HEADER_BYTES;
+    this.chunkBytes = options.chunkBytes ?? Math.min(1024 * 1024, room);
+    const int = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
+    if (!int(this.maxFrameBytes, 1024, 2 ** 32 - 1))
+      throw new RaftError('INVALID_CONFIG', `maxFrameBytes ${this.maxFrameBytes} is not in 1 KiB .. 4 GiB`);
+    if (!int(this.maxMessageBytes, 1, bufferConstants.MAX_LENGTH))
+      throw new RaftError(
+        'INVALID_CONFIG',
+        `maxMessageBytes ${this.maxMessageBytes} is not in 1 .. ${bufferConstants.MAX_LENGTH} (the largest Buffer)`,
+      );
+    if (!int(this.chunkBytes, 1, room))
+      throw new RaftError(
+        'INVALID_CONFIG',
+        `chunkBytes ${this.chunkBytes} is not in 1 .. ${room} (maxFrameBytes)`,
+      );
     this.maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 * 1024;
     this.initialBackoffMs = options.initialBackoffMs ?? 50;
     this.maxBackoffMs = options.maxBackoffMs ?? 2000;
@@ -170,6 +235,7 @@ export class TcpTransport implements Transport {
       clearTimeout(link.timer);
       link.socket?.destroy();
       link.pending = [];
+      link.transfers = [];
     }
     for (const s of this.inbound) s.destroy();
     const server = this.server;
@@ -198,7 +264,10 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** Writes messages as frames of at most maxFrameBytes; a single message over the limit is dropped. */
+  /**
+   * Writes messages as frames of at most maxFrameBytes. A snapshot larger than a chunk, or any message
+   * too large for a frame, goes out as a chunked transfer instead.
+   */
   private writeBatch(link: PeerLink, batch: Message[]): void {
     const socket = link.socket!;
     if (socket.writableLength > this.maxQueuedBytes) {
@@ -206,26 +275,79 @@ export class TcpTransport implements Transport {
       this.handler?.onUnreachable(link.id);
       return;
     }
+    const small: Message[] = [];
+    for (const m of batch) {
+      if (m.type === 'snap' && (m.snapshot?.data.length ?? 0) > this.chunkBytes) this.queueTransfer(link, m);
+      else small.push(m);
+    }
+    const room = this.maxFrameBytes - FRAME_HEADER_BYTES - 1;
     let start = 0;
-    while (start < batch.length) {
-      let end = batch.length;
-      let payload = encodeMessages(batch.slice(start, end));
-      // halve until the frame fits (only a batch with a huge snapshot or entries gets here)
-      while (payload.length + FRAME_HEADER_BYTES > this.maxFrameBytes && end - start > 1) {
+    while (start < small.length) {
+      let end = small.length;
+      let payload = encodeMessages(small.slice(start, end));
+      // halve until the frame fits (only a batch with huge entries gets here)
+      while (payload.length > room && end - start > 1) {
         end = start + Math.ceil((end - start) / 2);
-        payload = encodeMessages(batch.slice(start, end));
+        payload = encodeMessages(small.slice(start, end));
       }
-      const part = batch.slice(start, end);
+      const part = small.slice(start, end);
       start = end;
-      if (payload.length + FRAME_HEADER_BYTES > this.maxFrameBytes) {
-        this.drop(part[0]!);
+      if (payload.length > room) {
+        this.queueTransfer(link, part[0]!, payload);
         continue;
       }
       const snaps = part.filter((m) => m.type === 'snap');
       this.stats.framesSent++;
-      socket.write(encodeFrame(payload), (err) => {
+      socket.write(encodeBatchHeader(payload.length));
+      socket.write(payload, (err) => {
         for (const m of snaps) this.handler?.onSnapshotStatus(m.to, !err);
       });
+    }
+    this.pumpTransfers(link);
+  }
+
+  private queueTransfer(link: PeerLink, m: Message, payload: Buffer = encodeMessages([m])): void {
+    if (payload.length > this.maxMessageBytes || link.transfers.length >= MAX_QUEUED_TRANSFERS) {
+      this.drop(m);
+      return;
+    }
+    link.transfers.push({ id: link.nextTransferId++, message: m, payload, offset: 0 });
+  }
+
+  /**
+   * Writes chunks of the queued transfers while the socket holds less than two chunks (or its high
+   * water mark), then continues on 'drain': batch frames written meanwhile wait behind at most that.
+   */
+  private pumpTransfers(link: PeerLink): void {
+    const socket = link.socket;
+    if (!socket || link.state !== 'open' || link.awaitingDrain) return;
+    const lowWater = Math.max(2 * this.chunkBytes, socket.writableHighWaterMark);
+    while (link.transfers.length > 0) {
+      if (socket.writableLength >= lowWater) {
+        link.awaitingDrain = true;
+        socket.once('drain', () => {
+          link.awaitingDrain = false;
+          if (link.socket === socket) this.pumpTransfers(link);
+        });
+        return;
+      }
+      const tr = link.transfers[0]!;
+      const len = Math.min(this.chunkBytes, tr.payload.length - tr.offset);
+      const last = tr.offset + len === tr.payload.length;
+      this.stats.framesSent++;
+      this.stats.chunksSent++;
+      socket.write(encodeChunkHeader(tr.id, tr.payload.length, tr.offset, len));
+      const data = tr.payload.subarray(tr.offset, tr.offset + len);
+      if (last) {
+        link.transfers.shift();
+        const m = tr.message;
+        socket.write(data, (err) => {
+          if (m.type === 'snap') this.handler?.onSnapshotStatus(m.to, !err);
+        });
+      } else {
+        socket.write(data);
+        tr.offset += len;
+      }
     }
   }
 
@@ -260,11 +382,15 @@ export class TcpTransport implements Transport {
     socket.once('close', () => {
       if (link.socket !== socket) return;
       link.socket = undefined;
-      const lost = link.state === 'open' || link.pending.length > 0;
+      const lost = link.state === 'open' || link.pending.length > 0 || link.transfers.length > 0;
       if (link.pending.length > 0) {
         for (const m of link.pending) this.drop(m);
         link.pending = [];
       }
+      // a transfer cut short is lost: the receiver drops its part with the connection
+      for (const tr of link.transfers) this.drop(tr.message);
+      link.transfers = [];
+      link.awaitingDrain = false;
       if (this.closed || this.links.get(link.id) !== link) return;
       if (lost) this.handler?.onUnreachable(link.id);
       this.scheduleReconnect(link);
@@ -290,6 +416,7 @@ export class TcpTransport implements Transport {
     this.inbound.add(socket);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.maxFrameBytes);
+    const reassembler = new ChunkReassembler(this.maxMessageBytes);
     let peer: NodeId = 0;
     const reject = () => {
       this.stats.connectionsRejected++;
@@ -313,9 +440,16 @@ export class TcpTransport implements Transport {
         }
         let msgs: Message[];
         try {
-          msgs = decodeMessages(frame, { maxFieldBytes: this.maxFrameBytes });
+          let payload: Buffer | undefined;
+          if (frame[0] === FRAME_BATCH) payload = frame.subarray(1);
+          else if (frame[0] === FRAME_CHUNK) {
+            payload = reassembler.push(frame);
+            if (payload === undefined) continue;
+            this.stats.transfersReceived++;
+          } else return reject();
+          msgs = decodeMessages(payload, { maxFieldBytes: this.maxMessageBytes });
         } catch (err) {
-          if (err instanceof CorruptDataError) return reject();
+          if (err instanceof RaftError) return reject();
           throw err;
         }
         if (msgs.some((m) => m.from !== peer || m.to !== this.id)) return reject();
@@ -323,7 +457,10 @@ export class TcpTransport implements Transport {
       }
     });
     socket.on('error', () => {});
-    socket.once('close', () => this.inbound.delete(socket));
+    socket.once('close', () => {
+      this.inbound.delete(socket);
+      reassembler.reset();
+    });
   }
 
   /** The peer id from a valid hello addressed to this node, else 0. */

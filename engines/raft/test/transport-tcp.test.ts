@@ -203,7 +203,10 @@ function inbox(): Inbox {
   return box;
 }
 
-async function pair(t: { teardown(fn: () => Promise<void>): void }, opts: { maxFrameBytes?: number } = {}) {
+async function pair(
+  t: { teardown(fn: () => Promise<void>): void },
+  opts: { maxFrameBytes?: number; maxMessageBytes?: number; chunkBytes?: number } = {},
+) {
   const a = new TcpTransport({ id: 1, listen: { port: 0 }, ...opts });
   const b = new TcpTransport({ id: 2, listen: { port: 0 }, ...opts });
   const ia = inbox();
@@ -313,10 +316,15 @@ function closed(s: Socket, ms = 2000): Promise<boolean> {
 function hello(from: number, to: number): Buffer {
   const h = Buffer.alloc(13);
   h.write('RAFT', 0);
-  h[4] = 1;
+  h[4] = 2;
   h.writeUInt32BE(from, 5);
   h.writeUInt32BE(to, 9);
   return encodeFrame(h);
+}
+
+/** A batch frame: kind byte 0, then the batch. */
+function batchFrame(msgs: Message[]): Buffer {
+  return encodeFrame(Buffer.concat([Buffer.from([0]), encodeMessages(msgs)]));
 }
 
 t.test('malformed input closes that connection only', async (t) => {
@@ -327,12 +335,14 @@ t.test('malformed input closes that connection only', async (t) => {
   const cases: [string, Buffer][] = [
     ['bad hello', encodeFrame(Buffer.from('HELLO'))],
     ['hello for another node', hello(3, 9)],
-    ['garbage batch', Buffer.concat([hello(3, 2), encodeFrame(Buffer.from([0, 0, 0, 1, 99, 1, 2]))])],
-    ['oversized frame', Buffer.concat([hello(3, 2), Buffer.from([0xff, 0xff, 0xff, 0xff])])],
+    ['garbage batch', Buffer.concat([hello(3, 2), encodeFrame(Buffer.from([0, 0, 0, 0, 1, 99, 1, 2]))])],
+    ['unknown frame kind', Buffer.concat([hello(3, 2), encodeFrame(Buffer.from([7, 0, 0, 0, 0]))])],
     [
-      'message from a node other than the hello',
-      Buffer.concat([hello(3, 2), encodeFrame(encodeMessages([hb(1, 2, 5)]))]),
+      'a frame of the previous wire version (no kind byte)',
+      Buffer.concat([hello(3, 2), encodeFrame(encodeMessages([hb(3, 2, 5)]))]),
     ],
+    ['oversized frame', Buffer.concat([hello(3, 2), Buffer.from([0xff, 0xff, 0xff, 0xff])])],
+    ['message from a node other than the hello', Buffer.concat([hello(3, 2), batchFrame([hb(1, 2, 5)])])],
   ];
   for (const [what, bytes] of cases) {
     const s = await rawConnect(port);
@@ -342,7 +352,7 @@ t.test('malformed input closes that connection only', async (t) => {
   t.equal(b.stats.connectionsRejected, cases.length);
   // a valid raw peer and the real one still work
   const ok = await rawConnect(port);
-  ok.write(Buffer.concat([hello(3, 2), encodeFrame(encodeMessages([hb(3, 2, 42)]))]));
+  ok.write(Buffer.concat([hello(3, 2), batchFrame([hb(3, 2, 42)])]));
   const before = ib.batches.flat().length;
   a.send([hb(1, 2, 43)]);
   const got = await ib.waitFor(before + 2);
@@ -357,8 +367,8 @@ t.test('malformed input closes that connection only', async (t) => {
   ok.destroy();
 });
 
-t.test('a message larger than the frame limit is dropped, the rest goes through', async (t) => {
-  const { a, ib, ia } = await pair(t, { maxFrameBytes: 4096 });
+t.test('a message larger than maxMessageBytes is dropped, the rest goes through', async (t) => {
+  const { a, ib, ia } = await pair(t, { maxFrameBytes: 4096, maxMessageBytes: 8192 });
   a.send([hb(1, 2, 1)]);
   await ib.waitFor(1);
   const big = message({
