@@ -83,7 +83,8 @@ export class DbCore {
       for (let attempt = 0; ; attempt++) {
         const s = new Scope(this, this.storage.begin());
         try {
-          const result = await fn(s);
+          const r = fn(s);
+          const result = r instanceof Promise ? await r : r; // most writes are synchronous: no extra tick
           await s.tx.commit();
           this.install(s);
           return result;

@@ -10,6 +10,9 @@ import type { CollectionMeta } from './catalog.js';
 import { InvalidCollectionNameError } from './errors.js';
 import { checkCollectionName } from './names.js';
 
+/** Allow-all security instances kept for collections without a spec (then the cache starts over). */
+const MAX_OPEN_CACHED = 4096;
+
 /** Options of Bundoc.open that reach the security layer. */
 export interface AuditOptions {
   /** Told about every denied operation, every admin (rule-bypassing) one, and every schema change. */
@@ -27,6 +30,8 @@ export class SecurityRegistry {
   readonly #options: SecurityOptions;
   /** Only collections with a non-empty spec; the others get an open (allow-all) instance on demand. */
   readonly #secured = new Map<string, CollectionSecurity>();
+  /** Allow-all instances by name (they only carry the name and the audit hook); bounded. */
+  readonly #open = new Map<string, CollectionSecurity>();
   #graph: ReferenceGraph | undefined;
 
   constructor(options: AuditOptions) {
@@ -69,7 +74,12 @@ export class SecurityRegistry {
 
   /** The security of collection `name`: allow-all when it has no spec. */
   of(name: string): CollectionSecurity {
-    return this.#secured.get(name) ?? CollectionSecurity.compile(name, undefined, this.#options);
+    const sec = this.#secured.get(name) ?? this.#open.get(name);
+    if (sec) return sec;
+    if (this.#open.size >= MAX_OPEN_CACHED) this.#open.clear();
+    const open = CollectionSecurity.compile(name, undefined, this.#options);
+    this.#open.set(name, open);
+    return open;
   }
 
   /** The references between all collections. */
