@@ -309,6 +309,11 @@ export class RaftGroup<R = unknown> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    // a snapshot from the leader replaces storage and state machine: first let ours finish (its index is
+    // older; installed after it, it would be refused as out of date)
+    // (a loop: a finished snapshot may start the next one; with this Ready pending nothing applies, so
+    // at most one more)
+    while (rd.snapshot && this.snapshotting) await this.snapshotting.catch(() => {});
     this.noteSoftState();
     // A leader may replicate while it writes its own copy (Raft thesis 10.2.1, as etcd does): its
     // messages carry no vote and acknowledge nothing of this batch, and a commit that counts its own copy
@@ -331,8 +336,6 @@ export class RaftGroup<R = unknown> {
     // only now may anything that depends on the persisted state leave the node
     if (!sendEarly && rd.messages.length > 0) this.transport.send(rd.messages);
     if (rd.snapshot) {
-      // a state machine never restores while it is still taking a snapshot of itself
-      await this.snapshotting?.catch(() => {});
       await this.sm.restore(rd.snapshot.data, rd.snapshot.metadata);
       this.applied = rd.snapshot.metadata.index;
       this.snapshotsRestored++;
@@ -471,7 +474,7 @@ export class RaftGroup<R = unknown> {
     data: Promise<Uint8Array>,
   ): Promise<void> {
     const bytes = await data;
-    if (this.stopped) return;
+    if (this.stopped || index <= this.storage.snapshot().metadata.index) return;
     await this.storage.createSnapshot(index, confState, bytes);
     this.snapshotsTaken++;
     const compactTo = index - this.keepEntries;

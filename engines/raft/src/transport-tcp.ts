@@ -321,7 +321,11 @@ export class TcpTransport implements Transport {
   private pumpTransfers(link: PeerLink): void {
     const socket = link.socket;
     if (!socket || link.state !== 'open' || link.awaitingDrain) return;
-    const lowWater = Math.max(2 * this.chunkBytes, socket.writableHighWaterMark);
+    // (bounded by maxQueuedBytes too, or batches would be dropped as if the peer stopped reading)
+    const lowWater = Math.max(
+      socket.writableHighWaterMark,
+      Math.min(2 * this.chunkBytes, Math.floor(this.maxQueuedBytes / 4)),
+    );
     while (link.transfers.length > 0) {
       if (socket.writableLength >= lowWater) {
         link.awaitingDrain = true;

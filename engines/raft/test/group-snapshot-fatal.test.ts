@@ -23,7 +23,7 @@ class SlowSnapshotKv implements StateMachine<string | null> {
   readonly kv = new KvStateMachine();
   snapshotsStarted = 0;
   snapshotPending = false;
-  constructor(private readonly delayMs: number) {}
+  constructor(public delayMs: number) {}
   apply(entry: Entry): string | null {
     return this.kv.apply(entry);
   }
@@ -97,6 +97,53 @@ t.test('a slow snapshot neither costs the leadership nor stalls commits, and is 
     [...members.values()].every((m) => m.group.status().term === term),
     'no member moved to another term',
   );
+});
+
+t.test('a snapshot from the leader waits for the follower snapshot in progress', async (t) => {
+  const net = new LocalNetwork();
+  const ids: NodeId[] = [1, 2, 3];
+  const members = new Map<NodeId, { group: RaftGroup<string | null>; sm: SlowSnapshotKv }>();
+  const errors: unknown[] = [];
+  for (const id of ids) {
+    const sm = new SlowSnapshotKv(10);
+    const group = await RaftGroup.start({
+      id,
+      peers: ids,
+      storage: new MemoryHostStorage(),
+      transport: net.transport(id),
+      stateMachine: sm,
+      tickMs: 10,
+      snapshotEvery: 20,
+      keepEntries: 2,
+      onError: (e) => errors.push(e),
+    });
+    members.set(id, { group, sm });
+  }
+  t.teardown(async () => {
+    for (const m of members.values()) await m.group.stop();
+  });
+  await waitFor(() => [...members.values()].some((m) => m.group.isLeader()), 'a leader');
+  const leaderId = [...members.entries()].find(([, m]) => m.group.isLeader())![0];
+  const leader = members.get(leaderId)!;
+  const fid = ids.find((id) => id !== leaderId)!;
+  const f = members.get(fid)!;
+  f.sm.delayMs = 3000;
+  let i = 0;
+  while (f.sm.snapshotsStarted === 0) {
+    await leader.group.propose(put(`k${i % 5}`, `v${i++}`));
+    await sleep(1);
+  }
+  // the follower is in the middle of a snapshot; cut it off while the leader compacts past it
+  net.disconnect(fid);
+  for (let j = 0; j < 60; j++) await leader.group.propose(put(`k${i % 5}`, `v${i++}`));
+  await waitFor(() => leader.group.status().firstIndex > f.group.status().applied + 1, 'compaction');
+  t.ok(f.sm.snapshotPending, 'the follower snapshot is still running');
+  net.reconnect(fid);
+  await waitFor(() => f.group.status().applied >= leader.group.status().applied, 'the follower caught up');
+  t.ok(f.group.status().snapshotsRestored >= 1, 'by the leader snapshot');
+  t.ok(f.group.status().snapshotsTaken >= 1, 'after its own snapshot was recorded');
+  t.same(errors, [], 'no member failed');
+  t.same([...f.sm.kv.map].sort(), [...leader.sm.kv.map].sort());
 });
 
 /** Applies KV commands; `fatal:` keys fail locally (a "disk error"), `bad:` keys fail deterministically. */
