@@ -283,6 +283,16 @@ t.test('specs are checked when set; a bad one changes nothing', async (t) => {
       InvalidSchemaError,
     ],
     [
+      'reference on a property no document can have',
+      { schema: { properties: { $x: { 'x-bundoc-ref': { collection: 'u' } } } } },
+      InvalidSchemaError,
+    ],
+    [
+      'reference on a dotted property',
+      { schema: { properties: { o: { properties: { 'a.b': { 'x-bundoc-ref': { collection: 'u' } } } } } } },
+      InvalidSchemaError,
+    ],
+    [
       'setNull on a non-nullable property',
       {
         schema: {

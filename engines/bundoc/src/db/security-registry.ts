@@ -48,6 +48,16 @@ export class SecurityRegistry {
   compile(name: string, spec: unknown): CollectionSecurity {
     const sec = CollectionSecurity.compile(name, spec, this.#options);
     for (const edge of sec.references) {
+      // The delete planner finds referrers with a query on the path: its names must be document field names.
+      for (const step of edge.steps) {
+        if (step.kind !== 'field') continue;
+        const n = step.name;
+        if (n === '' || n.startsWith('$') || n.includes('.') || n.includes('\0')) {
+          throw new InvalidSchemaError(
+            `x-bundoc-ref at "${edge.path}": property ${JSON.stringify(n)} cannot be a document field name (empty, starting with "$", or containing "." or NUL)`,
+          );
+        }
+      }
       try {
         checkCollectionName(edge.target);
       } catch (e) {
