@@ -10,7 +10,10 @@ import {
 } from '../src/chunking.js';
 import { encodeMessages } from '../src/codec.js';
 import { encodeFrame, FrameDecoder } from '../src/framing.js';
+import { RaftGroup } from '../src/group.js';
+import { MemoryHostStorage } from '../src/host-storage.js';
 import { CorruptDataError, type Message, message, type NodeId, RaftError } from '../src/index.js';
+import { encodeKvCommand, KvStateMachine } from '../src/kv/kv-state-machine.js';
 import type { TransportHandler } from '../src/transport.js';
 import { TcpTransport } from '../src/transport-tcp.js';
 
@@ -359,4 +362,54 @@ t.test('options are checked', async (t) => {
   ];
   for (const o of bad)
     t.throws(() => new TcpTransport({ id: 1, listen: { port: 0 }, ...o }), { code: 'INVALID_CONFIG' });
+});
+
+t.test('raft groups over TCP with 64 KiB frames: a member catches up by a multi-MiB snapshot', async (t) => {
+  const ids: NodeId[] = [1, 2, 3];
+  const running = new Map<
+    NodeId,
+    { group: RaftGroup<string | null>; sm: KvStateMachine; tr: TcpTransport }
+  >();
+  t.teardown(async () => {
+    for (const m of running.values()) await m.group.stop();
+  });
+  const start = async (id: NodeId) => {
+    const tr = new TcpTransport({ id, listen: { port: 0 }, maxFrameBytes: FRAME });
+    const sm = new KvStateMachine();
+    const group = await RaftGroup.start({
+      id,
+      peers: ids,
+      storage: new MemoryHostStorage(),
+      transport: tr,
+      stateMachine: sm,
+      tickMs: 20,
+      snapshotEvery: 20,
+      keepEntries: 2,
+    });
+    for (const o of running.values()) {
+      o.tr.addPeer(id, tr.address());
+      tr.addPeer(o.tr.id, o.tr.address());
+    }
+    const m = { group, sm, tr };
+    running.set(id, m);
+    return m;
+  };
+  await start(1);
+  await start(2);
+  await until(() => [...running.values()].some((m) => m.group.isLeader()), 'a leader');
+  const leader = [...running.values()].find((m) => m.group.isLeader())!;
+  const value = (i: number) => `${i}:`.padEnd(50_000, String.fromCharCode(97 + (i % 26)));
+  for (let i = 0; i < 100; i++)
+    await leader.group.propose(encodeKvCommand({ op: 'put', key: `k${i}`, value: value(i) }));
+  await until(() => leader.group.status().snapshotIndex >= 80, 'a snapshot');
+  const three = await start(3);
+  await until(
+    () => three.group.status().applied >= leader.group.status().applied,
+    'member 3 caught up',
+    20_000,
+  );
+  t.ok(three.sm.restores >= 1, 'by a snapshot');
+  t.ok(three.tr.stats.transfersReceived >= 1, `${three.tr.stats.transfersReceived} chunked transfers`);
+  t.ok(leader.tr.stats.chunksSent >= (100 * 50_000) / FRAME, `${leader.tr.stats.chunksSent} chunks sent`);
+  t.same([...three.sm.map].sort(), [...leader.sm.map].sort(), 'same state');
 });
