@@ -290,6 +290,50 @@ t.test('a restrict deep in a cascade fails the whole delete, byte for byte', asy
   checkIndexes(t, db, 'after the refused deletes');
 });
 
+t.test('a failure while the plan is being written (unique index) applies nothing', async (t) => {
+  const h = await openDb(t);
+  const db = h.db;
+  await db.createCollection('owners');
+  await db.createCollection('cars', { schema: { properties: { owner: nullable('owners', 'setNull') } } });
+  await db.createCollection('wheels', { schema: { properties: { car: ref('cars', 'cascade') } } });
+  await db.collection('cars').createIndex({ owner: 1 }, { unique: true });
+  await db.collection('wheels').createIndex({ car: 1 });
+  await db.collection('owners').insertMany([{ _id: 'o1' }, { _id: 'o2' }, { _id: 'o3' }]);
+  await db.collection('cars').insertMany([
+    { _id: 'c1', owner: 'o1' },
+    { _id: 'c2', owner: 'o2' },
+  ]);
+  await db.collection('wheels').insertMany([
+    { _id: 'w1', car: 'c1' },
+    { _id: 'w2', car: 'c2' },
+  ]);
+  // Both cars' owners become null: the second update collides with the first on the unique index,
+  // after the first was written into the transaction.
+  await refused(
+    t,
+    db,
+    'setNull collision',
+    () => db.collection('owners').deleteMany({ _id: { $in: ['o1', 'o2'] } }),
+    Error,
+    { code: 'DUPLICATE_KEY' },
+  );
+  const before = dump(db);
+  const e = await caught(() =>
+    db.transaction(async (tx) => {
+      await tx.collection('owners').deleteOne({ _id: 'o3' });
+      await tx.collection('owners').deleteMany({ _id: { $in: ['o1', 'o2'] } });
+    }),
+  );
+  t.match(e, { code: 'DUPLICATE_KEY' });
+  t.same(dump(db), before, 'the transaction applied nothing');
+  // One at a time works, and the index follows.
+  await db.collection('owners').deleteOne({ _id: 'o1' });
+  t.same(await db.collection('cars').find({ owner: null }).toArray(), [{ _id: 'c1', owner: null }]);
+  await db.collection('cars').deleteOne({ _id: 'c2' });
+  t.same(await ids(db, 'wheels'), ['w1']);
+  checkIndexes(t, db, 'after the deletes');
+});
+
 t.test('cycles end: self references and collections referencing each other', async (t) => {
   const h = await openDb(t);
   const db = h.db;
