@@ -156,7 +156,21 @@ export class RespServer {
       flush();
       close();
     };
+    // After QUIT, SYNC or a protocol error: send what is owed (once durable), then end the connection.
+    let closing = false;
+    const flushAndEnd = () => {
+      flush();
+      closing = true;
+      const end = () => {
+        if (closed) return;
+        closed = true;
+        socket.end();
+      };
+      if (gate) void gate.then(end, end);
+      else end();
+    };
     const onData = (chunk: Buffer) => {
+      if (closing) return;
       e.stats.netInput += chunk.length;
       inBatch = true;
       let protocolError: string | null = null;
@@ -175,16 +189,14 @@ export class RespServer {
         }
         this.run(c, commands[i]!, out);
         if (c.closeAfterReply) {
-          flush();
-          close();
+          flushAndEnd();
           break;
         }
       }
       commands.length = 0;
-      if (protocolError !== null && !closed) {
+      if (protocolError !== null && !closed && !closing) {
         out.error(protocolError);
-        flush();
-        close();
+        flushAndEnd();
       }
       inBatch = false;
       if (e.writeBarrier) this.flushLater(flush);

@@ -664,7 +664,7 @@ const defs: Record<string, Def> = {
     handler: (c, argv) => {
       const r = parseLexRange(argv[2]!, argv[3]!);
       if (!r) return E.MIN_MAX_LEX;
-      return readZ(c, argv[1]!, (z) => Math.max(0, z.lexCountUpTo(r) - z.lexCountBelow(r)), 0);
+      return readZ(c, argv[1]!, (z) => z.lexCount(r), 0);
     },
   },
   zrange: {

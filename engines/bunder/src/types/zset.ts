@@ -68,6 +68,15 @@ export function lexLteMax(m: string, r: LexRange): boolean {
   return r.maxex ? m < r.max : m <= r.max;
 }
 
+/** Compares a lex range's min and max bounds ('-' below every string, '+' above), as sdscmplex does. */
+function compareLexBounds(r: LexRange): number {
+  const rank = (inf: number) => (inf < 0 ? -1 : inf > 0 ? 1 : 0);
+  const a = rank(r.minInf);
+  const b = rank(r.maxInf);
+  if (a !== 0 || b !== 0) return a === b ? 0 : a < b ? -1 : 1;
+  return r.min < r.max ? -1 : r.min > r.max ? 1 : 0;
+}
+
 export class ZSet {
   readonly dict = new Map<string, number>();
   private readonly header = makeNode(MAX_LEVEL, 0, '');
@@ -230,7 +239,33 @@ export class ZSet {
     return x !== this.header && gteMin(x.score, r) ? x : null;
   }
 
+  /**
+   * Whether Redis would store this set as a listpack (zset-max-listpack-entries 128 and -value 64). Lex
+   * ranges over members with different scores are unspecified; Redis answers them with a linear walk for
+   * listpacks and a skip-list descent otherwise, and bunder follows the same two algorithms.
+   */
+  private compact(): boolean {
+    if (this.dict.size > 128) return false;
+    for (const m of this.dict.keys()) if (m.length > 64) return false;
+    return true;
+  }
+
+  /** Redis's zslIsInLexRange: false for an empty range, or when the set lies wholly outside it. */
+  inLexRange(r: LexRange): boolean {
+    const cmp = compareLexBounds(r);
+    if (cmp > 0 || (cmp === 0 && (r.minex || r.maxex))) return false;
+    const head = this.header.level[0]!.forward;
+    return !!this.tail && lexGteMin(this.tail.member, r) && !!head && lexLteMax(head.member, r);
+  }
+
   firstInLex(r: LexRange): SkipNode | null {
+    if (!this.inLexRange(r)) return null;
+    if (this.compact()) {
+      for (let n = this.header.level[0]!.forward; n; n = n.level[0]!.forward) {
+        if (lexGteMin(n.member, r)) return lexLteMax(n.member, r) ? n : null;
+      }
+      return null;
+    }
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
       while (x.level[i]!.forward && !lexGteMin(x.level[i]!.forward!.member, r)) x = x.level[i]!.forward!;
@@ -240,11 +275,34 @@ export class ZSet {
   }
 
   lastInLex(r: LexRange): SkipNode | null {
+    if (!this.inLexRange(r)) return null;
+    if (this.compact()) {
+      for (let n = this.tail; n; n = n.backward) {
+        if (lexLteMax(n.member, r)) return lexGteMin(n.member, r) ? n : null;
+      }
+      return null;
+    }
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
       while (x.level[i]!.forward && lexLteMax(x.level[i]!.forward!.member, r)) x = x.level[i]!.forward!;
     }
     return x !== this.header && lexGteMin(x.member, r) ? x : null;
+  }
+
+  /** ZLEXCOUNT, with Redis's arithmetic (linear for listpack-sized sets, ranks otherwise). */
+  lexCount(r: LexRange): number {
+    const first = this.firstInLex(r);
+    if (!first) return 0;
+    if (this.compact()) {
+      let n = 0;
+      for (let x: SkipNode | null = first; x && lexLteMax(x.member, r); x = x.level[0]!.forward) n++;
+      return n;
+    }
+    const len = this.dict.size;
+    let count = len - this.rank(first.member);
+    const last = this.lastInLex(r);
+    if (last) count -= len - (this.rank(last.member) + 1);
+    return count;
   }
 
   /** Rank of the first element with score >= / > the range minimum (count of elements before it). */
@@ -266,30 +324,6 @@ export class ZSet {
     let rank = 0;
     for (let i = this.level - 1; i >= 0; i--) {
       while (x.level[i]!.forward && lteMax(x.level[i]!.forward!.score, r)) {
-        rank += x.level[i]!.span;
-        x = x.level[i]!.forward!;
-      }
-    }
-    return rank;
-  }
-
-  lexCountBelow(r: LexRange): number {
-    let x = this.header;
-    let rank = 0;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.level[i]!.forward && !lexGteMin(x.level[i]!.forward!.member, r)) {
-        rank += x.level[i]!.span;
-        x = x.level[i]!.forward!;
-      }
-    }
-    return rank;
-  }
-
-  lexCountUpTo(r: LexRange): number {
-    let x = this.header;
-    let rank = 0;
-    for (let i = this.level - 1; i >= 0; i--) {
-      while (x.level[i]!.forward && lexLteMax(x.level[i]!.forward!.member, r)) {
         rank += x.level[i]!.span;
         x = x.level[i]!.forward!;
       }
