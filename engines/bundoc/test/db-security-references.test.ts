@@ -120,6 +120,7 @@ t.test('writes: referenced documents must exist, on every write path', async (t)
     'insertMany ordered, last one dangling',
     () => comments.insertMany([{ post: 'p1' }, { post: 'p2' }, { post: 'p9' }]),
     dangling,
+    { batchIndex: 2, message: /document \[2\] in collection "comments"/ },
   );
   await refused(t, db, '$set', () => posts.updateOne({ _id: 'p3' }, { $set: { author: 'u9' } }), dangling);
   await refused(t, db, '$push', () => posts.updateOne({ _id: 'p3' }, { $push: { editors: 'u9' } }), dangling);

@@ -18,6 +18,7 @@ import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
 import { upsertDocument } from '../query/upsert.js';
 import type { AuthContext } from '../security/context.js';
+import { DanglingReferenceError, PermissionDenied, SchemaValidationError } from '../security/errors.js';
 import {
   auditQuery,
   type CallOptions,
@@ -74,7 +75,10 @@ function attribute(e: unknown, index: number): Error {
   if (
     e instanceof InvalidDocumentError ||
     e instanceof DocumentTooLargeError ||
-    e instanceof DuplicateKeyError
+    e instanceof DuplicateKeyError ||
+    e instanceof PermissionDenied ||
+    e instanceof SchemaValidationError ||
+    e instanceof DanglingReferenceError
   ) {
     return e.atIndex(index);
   }
@@ -189,8 +193,12 @@ export class Collection<T extends object = Document> {
           const earlier = new Set<string>();
           const pending = new Map([[this.name, earlier]]);
           encoded.forEach((enc, i) => {
-            if (check) sec.checkCreate(enc.doc, ctx);
-            checkReferences(s, sec, null, enc.doc, touches, pending);
+            try {
+              if (check) sec.checkCreate(enc.doc, ctx);
+              checkReferences(s, sec, null, enc.doc, touches, pending);
+            } catch (e) {
+              throw attribute(e, i);
+            }
             earlier.add(latin1(keys[i]!));
           });
         }

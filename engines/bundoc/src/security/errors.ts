@@ -30,17 +30,31 @@ export class SchemaValidationError extends BundocError {
   readonly issues: readonly SchemaIssue[];
   /** True when there were more failures than `issues` holds. */
   readonly truncated: boolean;
-  constructor(collection: string, issues: readonly SchemaIssue[], truncated: boolean) {
+  /** The position of the offending document in an insertMany batch. */
+  readonly batchIndex: number | undefined;
+  constructor(collection: string, issues: readonly SchemaIssue[], truncated: boolean, batchIndex?: number) {
     const shown = issues
       .slice(0, 5)
       .map((i) => `${i.path === '' ? '(root)' : i.path} ${i.message}`)
       .join('; ');
     const more = issues.length > 5 || truncated ? '; …' : '';
-    super('SCHEMA_VALIDATION', `document fails the schema of collection "${collection}": ${shown}${more}`);
+    super(
+      'SCHEMA_VALIDATION',
+      `document${atIndex(batchIndex)} fails the schema of collection "${collection}": ${shown}${more}`,
+    );
     this.collection = collection;
     this.issues = issues;
     this.truncated = truncated;
+    this.batchIndex = batchIndex;
   }
+
+  atIndex(batchIndex: number): SchemaValidationError {
+    return new SchemaValidationError(this.collection, this.issues, this.truncated, batchIndex);
+  }
+}
+
+function atIndex(batchIndex: number | undefined): string {
+  return batchIndex === undefined ? '' : ` [${batchIndex}]`;
 }
 
 /** A CEL rule does not parse or type-check; `rule` names it (read, list, create, update, delete, write). */
@@ -62,15 +76,22 @@ export class PermissionDenied extends BundocError {
   readonly op: RuleOp;
   readonly rule: string;
   readonly reason: string | undefined;
-  constructor(collection: string, op: RuleOp, rule: string, reason?: string) {
+  /** The position of the offending document in an insertMany batch. */
+  readonly batchIndex: number | undefined;
+  constructor(collection: string, op: RuleOp, rule: string, reason?: string, batchIndex?: number) {
     super(
       'PERMISSION_DENIED',
-      `permission denied: ${op} on collection "${collection}" (rule "${rule}"${reason ? `: ${reason}` : ''})`,
+      `permission denied: ${op}${batchIndex === undefined ? '' : ` of document [${batchIndex}]`} on collection "${collection}" (rule "${rule}"${reason ? `: ${reason}` : ''})`,
     );
     this.collection = collection;
     this.op = op;
     this.rule = rule;
     this.reason = reason;
+    this.batchIndex = batchIndex;
+  }
+
+  atIndex(batchIndex: number): PermissionDenied {
+    return new PermissionDenied(this.collection, this.op, this.rule, this.reason, batchIndex);
   }
 }
 
@@ -114,11 +135,14 @@ export class DanglingReferenceError extends BundocError {
   readonly path: string;
   readonly targetCollection: string;
   readonly missing: readonly (string | number)[];
+  /** The position of the offending document in an insertMany batch. */
+  readonly batchIndex: number | undefined;
   constructor(
     collection: string,
     path: string,
     targetCollection: string,
     missing: readonly (string | number)[],
+    batchIndex?: number,
   ) {
     const ids = missing
       .slice(0, 5)
@@ -126,13 +150,24 @@ export class DanglingReferenceError extends BundocError {
       .join(', ');
     super(
       'DANGLING_REFERENCE',
-      `document in collection "${collection}" references ${ids}${missing.length > 5 ? ', …' : ''} at "${path}", ` +
+      `document${atIndex(batchIndex)} in collection "${collection}" references ${ids}${missing.length > 5 ? ', …' : ''} at "${path}", ` +
         `which does not exist in collection "${targetCollection}"`,
     );
     this.collection = collection;
     this.path = path;
     this.targetCollection = targetCollection;
     this.missing = missing;
+    this.batchIndex = batchIndex;
+  }
+
+  atIndex(batchIndex: number): DanglingReferenceError {
+    return new DanglingReferenceError(
+      this.collection,
+      this.path,
+      this.targetCollection,
+      this.missing,
+      batchIndex,
+    );
   }
 }
 
