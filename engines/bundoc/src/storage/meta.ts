@@ -1,4 +1,4 @@
-import CRC32 from 'crc-32';
+import { crc32 } from './checksum.js';
 import { FORMAT_VERSION } from './constants.js';
 
 export const MAGIC = Buffer.from('BUNDOCDB', 'latin1');
@@ -36,7 +36,7 @@ export function encodeMeta(m: Meta, pageSize: number): Buffer {
   b.writeUInt32LE(m.blobLength, 48);
   b.writeDoubleLE(m.nextSegment, 52);
   m.keyCheck.copy(b, 60, 0, 44);
-  b.writeInt32LE(CRC32.buf(b.subarray(4, META_BYTES)), 0);
+  b.writeInt32LE(crc32(b.subarray(4, META_BYTES)), 0);
   return b;
 }
 
@@ -49,7 +49,7 @@ export type MetaRead =
 export function decodeMeta(b: Buffer): MetaRead {
   if (b.length < META_BYTES) return { kind: 'corrupt', reason: 'short meta page' };
   if (!b.subarray(4, 12).equals(MAGIC)) return { kind: 'not-bundoc' };
-  if (b.readInt32LE(0) !== CRC32.buf(b.subarray(4, META_BYTES))) {
+  if (b.readInt32LE(0) !== crc32(b.subarray(4, META_BYTES))) {
     return { kind: 'corrupt', reason: 'meta checksum mismatch' };
   }
   const version = b.readUInt32LE(12);

@@ -1,4 +1,4 @@
-import CRC32 from 'crc-32';
+import { crc32 } from './checksum.js';
 import { CRC_BYTES, CRYPTO_BYTES } from './constants.js';
 import { type Cipher, pageAad } from './crypto.js';
 
@@ -25,13 +25,13 @@ export class PageSealer {
     const out = Buffer.alloc(this.pageSize);
     if (this.#cipher) this.#cipher.sealInto(logical, pageAad(pgno), out.subarray(CRC_BYTES));
     else out.set(logical, CRC_BYTES);
-    out.writeInt32LE(CRC32.buf(out.subarray(CRC_BYTES)), 0);
+    out.writeInt32LE(crc32(out.subarray(CRC_BYTES)), 0);
     return out;
   }
 
   unseal(pgno: number, physical: Buffer): Unsealed {
     if (physical.length !== this.pageSize) return { ok: false, reason: 'short read (file truncated?)' };
-    if (physical.readInt32LE(0) !== CRC32.buf(physical.subarray(CRC_BYTES))) {
+    if (physical.readInt32LE(0) !== crc32(physical.subarray(CRC_BYTES))) {
       return { ok: false, reason: 'checksum mismatch' };
     }
     if (!this.#cipher) return { ok: true, logical: physical.subarray(CRC_BYTES) };

@@ -1,6 +1,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import CRC32 from 'crc-32';
+import { crc32 } from './checksum.js';
 import { CRYPTO_BYTES, WAL_DIR } from './constants.js';
 import { type Cipher, walAad } from './crypto.js';
 import { CorruptionError, StoreFailedError } from './errors.js';
@@ -46,7 +46,7 @@ function encodeSegmentHeader(no: number, firstLsn: number): Buffer {
   SEG_MAGIC.copy(b, 0);
   b.writeDoubleLE(no, 8);
   b.writeDoubleLE(firstLsn, 16);
-  b.writeInt32LE(CRC32.buf(b.subarray(0, 28)), 28);
+  b.writeInt32LE(crc32(b.subarray(0, 28)), 28);
   return b;
 }
 
@@ -59,7 +59,7 @@ function decodeRecordAt(
   const len = buf.readUInt32LE(off + 4);
   const end = off + REC_HEADER + len;
   if (end > buf.length) return undefined;
-  if (buf.readInt32LE(off) !== CRC32.buf(buf.subarray(off + 4, end))) return undefined;
+  if (buf.readInt32LE(off) !== crc32(buf.subarray(off + 4, end))) return undefined;
   return {
     lsn: buf.readDoubleLE(off + 8),
     synced: buf.readDoubleLE(off + 16),
@@ -81,7 +81,7 @@ async function readSegmentHeader(
     const ok =
       bytesRead === SEG_HEADER &&
       h.subarray(0, 8).equals(SEG_MAGIC) &&
-      h.readInt32LE(28) === CRC32.buf(h.subarray(0, 28)) &&
+      h.readInt32LE(28) === crc32(h.subarray(0, 28)) &&
       h.readDoubleLE(8) === no;
     return { size, firstLsn: ok ? h.readDoubleLE(16) : undefined };
   } finally {
@@ -345,7 +345,7 @@ export class Wal {
     rec.writeDoubleLE(lsn, 8);
     rec.writeDoubleLE(this.#durableLsn, 16);
     rec.set(payload, REC_HEADER);
-    rec.writeInt32LE(CRC32.buf(rec.subarray(4)), 0);
+    rec.writeInt32LE(crc32(rec.subarray(4)), 0);
     this.#pending.push(rec);
     this.#pendingRecords++;
     this.#pendingLastLsn = lsn;
