@@ -25,14 +25,49 @@ export interface Change {
   old: LeafValue | undefined;
 }
 
+/** Length of the common prefix found by the last `compareFrom`. */
+let lastLcp = 0;
+
+/**
+ * compareBytes(a, b) for two keys known to share their first `start` bytes; also leaves their common
+ * prefix length in `lastLcp`.
+ */
+function compareFrom(a: Uint8Array, b: Uint8Array, start: number): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = start; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x !== y) {
+      lastLcp = i;
+      return x - y;
+    }
+  }
+  lastLcp = n;
+  return a.length - b.length;
+}
+
+/*
+ * Binary searches that skip the prefix every key of the remaining interval shares with the search key:
+ * if A <= M <= B and the key shares p bytes with both A and B, it shares at least p bytes with M. Tree
+ * keys often share long prefixes (counters, encoded index values, ids), and comparisons were most of
+ * the time of every get and put.
+ */
+
 /** First index whose key is > key. */
 function upperBound(keys: Uint8Array[], key: Uint8Array): number {
   let lo = 0;
   let hi = keys.length;
+  let lcpLo = 0;
+  let lcpHi = 0;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareBytes(keys[mid], key) <= 0) lo = mid + 1;
-    else hi = mid;
+    if (compareFrom(keys[mid], key, Math.min(lcpLo, lcpHi)) <= 0) {
+      lo = mid + 1;
+      lcpLo = lastLcp;
+    } else {
+      hi = mid;
+      lcpHi = lastLcp;
+    }
   }
   return lo;
 }
@@ -41,12 +76,44 @@ function upperBound(keys: Uint8Array[], key: Uint8Array): number {
 function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
   let lo = 0;
   let hi = keys.length;
+  let lcpLo = 0;
+  let lcpHi = 0;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareBytes(keys[mid], key) < 0) lo = mid + 1;
-    else hi = mid;
+    if (compareFrom(keys[mid], key, Math.min(lcpLo, lcpHi)) < 0) {
+      lo = mid + 1;
+      lcpLo = lastLcp;
+    } else {
+      hi = mid;
+      lcpHi = lastLcp;
+    }
   }
   return lo;
+}
+
+/** Whether lo <= key < hi (an undefined end is open). */
+function within(key: Uint8Array, lo: Uint8Array | undefined, hi: Uint8Array | undefined): boolean {
+  return (lo === undefined || compareBytes(key, lo) >= 0) && (hi === undefined || compareBytes(key, hi) < 0);
+}
+
+/**
+ * The writable root-to-leaf path of the last put, with the key interval each node covers. Only valid
+ * while nothing else touches the tree: callers reset it (or use a new one) after anything but a put.
+ */
+export class PutCursor {
+  root = -1;
+  /** nodes[0] is the root, the last one the leaf; all writable (allocated this epoch). */
+  nodes: TreeNode[] = [];
+  /** idxs[l]: the child of nodes[l] that nodes[l + 1] is. */
+  idxs: number[] = [];
+  /** The interval [los[l], his[l]) of keys nodes[l] covers (undefined: unbounded). */
+  los: Array<Uint8Array | undefined> = [];
+  his: Array<Uint8Array | undefined> = [];
+
+  reset(): void {
+    this.root = -1;
+    this.nodes = [];
+  }
 }
 
 /**
@@ -97,9 +164,53 @@ export class BTree {
     return { path, idxs, leaf: node };
   }
 
-  put(root: number, key: Uint8Array, value: LeafValue, lsn: number): Change {
-    const { path, idxs, leaf } = this.#writablePath(root, key);
-    let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
+  /**
+   * Descends to the leaf for `key` on writable pages, starting from the deepest node of the cursor's
+   * last path whose key interval holds `key` (a finger search: keys put in order mostly stay in one leaf
+   * and skip the descent). Leaves the cursor on the new path.
+   */
+  #seek(root: number, key: Uint8Array, cur: PutCursor): LeafNode {
+    const pager = this.#pager;
+    let level = 0;
+    if (cur.root === root && cur.nodes.length > 0) {
+      level = cur.nodes.length - 1;
+      while (level > 0 && !within(key, cur.los[level], cur.his[level])) level--;
+      cur.nodes.length = level + 1;
+      cur.los.length = level + 1;
+      cur.his.length = level + 1;
+      cur.idxs.length = level;
+    } else {
+      cur.nodes = [pager.writable(pager.node(root))];
+      cur.los = [undefined];
+      cur.his = [undefined];
+      cur.idxs = [];
+    }
+    let node = cur.nodes[level];
+    while (node.kind === 'branch') {
+      const i = upperBound(node.keys, key);
+      const child = pager.node(node.children[i]);
+      const w = pager.writable(child);
+      if (w.pgno !== child.pgno) node.children[i] = w.pgno;
+      cur.idxs.push(i);
+      cur.los.push(i > 0 ? node.keys[i - 1] : cur.los[cur.los.length - 1]);
+      cur.his.push(i < node.keys.length ? node.keys[i] : cur.his[cur.his.length - 1]);
+      cur.nodes.push(w);
+      node = w;
+    }
+    cur.root = cur.nodes[0].pgno;
+    return node;
+  }
+
+  /**
+   * Inserts or replaces `key`. Pass the same cursor to consecutive puts of one synchronous batch (no
+   * eviction, checkpoint or other structural change in between) to reuse the path; without one, every
+   * put descends from the root.
+   */
+  put(root: number, key: Uint8Array, value: LeafValue, lsn: number, cursor = new PutCursor()): Change {
+    const leaf = this.#seek(root, key, cursor);
+    const path = cursor.nodes.slice(0, -1) as BranchNode[];
+    const idxs = cursor.idxs;
+    let newRoot = cursor.root;
     const pos = lowerBound(leaf.keys, key);
     let old: LeafValue | undefined;
     let appended = false;
@@ -114,7 +225,10 @@ export class BTree {
       appended = pos === leaf.keys.length - 1;
     }
     leaf.lsn = lsn;
-    if (leaf.size > this.capacity) newRoot = this.#splitUp(leaf, path, idxs, lsn, appended);
+    if (leaf.size > this.capacity) {
+      newRoot = this.#splitUp(leaf, path, idxs, lsn, appended);
+      cursor.reset(); // the path and its key intervals changed
+    }
     return { root: newRoot, old };
   }
 

@@ -33,8 +33,14 @@ export class SortedKeys<V> {
     if (this.map.delete(k)) this.#sorted = undefined;
   }
 
+  /** Every key in ascending order (shared: do not modify). */
+  sortedKeys(): readonly string[] {
+    return this.#keys();
+  }
+
   #keys(): string[] {
-    if (!this.#sorted) this.#sorted = [...this.map.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // The default sort compares strings by UTF-16 code units: the byte order of keyString keys.
+    if (!this.#sorted) this.#sorted = [...this.map.keys()].sort();
     return this.#sorted;
   }
 

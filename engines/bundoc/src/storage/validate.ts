@@ -7,7 +7,8 @@ export function checkTree(tree: unknown): string {
   if (typeof tree !== 'string' || tree.length === 0) {
     throw new InvalidArgumentError('tree name must be a non-empty string');
   }
-  if (Buffer.byteLength(tree, 'utf8') > MAX_TREE_NAME_BYTES) {
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so short names need no byte count (a call per get).
+  if (tree.length * 3 > MAX_TREE_NAME_BYTES && Buffer.byteLength(tree, 'utf8') > MAX_TREE_NAME_BYTES) {
     throw new InvalidArgumentError(`tree name exceeds ${MAX_TREE_NAME_BYTES} UTF-8 bytes`);
   }
   return tree;

@@ -1,4 +1,4 @@
-import { SortedKeys } from './sorted-keys.js';
+import { keyString, SortedKeys } from './sorted-keys.js';
 
 /** The value a key had just before commit `seq` changed it (undefined: the key did not exist). */
 export interface Version {
@@ -84,8 +84,11 @@ export class VersionStore {
     return undefined;
   }
 
-  lookup(tree: string, keyStr: string, snap: number, until: number): Version | undefined {
-    const kv = this.#trees.get(tree)?.get(keyStr);
+  /** The key's version at `snap`; the key string is only built when the tree has retained versions. */
+  lookup(tree: string, key: Uint8Array, snap: number, until: number): Version | undefined {
+    const t = this.#trees.get(tree);
+    if (t === undefined) return undefined;
+    const kv = t.get(keyString(key));
     return kv ? this.versionAt(kv, snap, until) : undefined;
   }
 
