@@ -67,3 +67,55 @@ t.test('large values use overflow pages and survive reopen', async (t) => {
   st.verify();
   await st.close();
 });
+
+t.test(
+  'the store keeps its own copies: callers changing their Buffers or the results change nothing',
+  async (t) => {
+    const dir = tmpDir(t);
+    let st = await Storage.open(dir, { cacheBytes: 0 });
+    const key = Buffer.from('reused-key');
+    const value = Buffer.from('value-one');
+    let tx = st.begin();
+    tx.put('t', key, value);
+    for (let i = 0; i < 300; i++)
+      tx.put('t', Buffer.from(`k${String(i).padStart(4, '0')}`), Buffer.alloc(200, i));
+    // A caller reusing its Buffers (Buffer#slice is a view, not a copy) before and after commit.
+    key.write('mutated!!!');
+    value.write('changed!!');
+    t.equal(dec(tx.get('t', Buffer.from('reused-key'))), 'value-one', 'own write unchanged');
+    await tx.commit();
+    tx = st.begin({ readOnly: true });
+    const got = tx.get('t', Buffer.from('reused-key'))!;
+    t.equal(dec(got), 'value-one');
+    got.fill(0);
+    for (const [k, v] of tx.range('t', { limit: 50 })) {
+      k.fill(0xff);
+      v.fill(0xff);
+    }
+    t.equal(dec(tx.get('t', Buffer.from('reused-key'))), 'value-one', 'changing a result changes nothing');
+    const entries = [...tx.range('t', { limit: 3 })].map(([k, v]) => [dec(k), v[0]]);
+    t.same(entries, [
+      ['k0000', 0],
+      ['k0001', 1],
+      ['k0002', 2],
+    ]);
+    tx.abort();
+    t.equal(st.verify().keys, 301);
+    await st.close();
+    // Pages read back from disk: results are copies there too.
+    st = await Storage.open(dir, { cacheBytes: 0 });
+    tx = st.begin({ readOnly: true });
+    for (const [k, v] of tx.range('t')) {
+      k.fill(0);
+      v.fill(0);
+    }
+    t.same(
+      [...tx.range('t', { limit: 2 })].map(([k]) => dec(k)),
+      ['k0000', 'k0001'],
+    );
+    t.equal(dec(tx.get('t', Buffer.from('reused-key'))), 'value-one');
+    tx.abort();
+    t.equal(st.verify().keys, 301);
+    await st.close();
+  },
+);

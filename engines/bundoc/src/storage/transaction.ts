@@ -1,4 +1,5 @@
 import type { Bound } from './btree.js';
+import { copyOut } from './copy-out.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import { keyString, SortedKeys, type StrBound } from './sorted-keys.js';
 import { checkKey, checkRange, checkTree, checkValue, type RangeOptions } from './validate.js';
@@ -34,6 +35,14 @@ export interface TxHost {
 }
 
 const SCAN_BATCH = 256;
+
+/**
+ * A copy the store owns (it goes into tree nodes). Not `bytes.slice()`: on a Buffer that is a view, so
+ * a caller reusing its Buffer after put() would have changed the stored data.
+ */
+function ownCopy(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes);
+}
 
 function strBound(b: Bound | undefined): StrBound | undefined {
   return b ? { key: keyString(b.key), inclusive: b.inclusive } : undefined;
@@ -75,7 +84,7 @@ export class Transaction {
     checkTree(tree);
     checkKey(key, this.#host.maxKey);
     const own = this.writes.get(tree)?.get(keyString(key));
-    if (own) return own.value?.slice();
+    if (own) return own.value === undefined ? undefined : copyOut(own.value);
     return this.#host.readAt(tree, key, this.snapshot);
   }
 
@@ -84,13 +93,13 @@ export class Transaction {
     checkTree(tree);
     checkKey(key, this.#host.maxKey);
     checkValue(value);
-    this.#writeSet(tree).set(keyString(key), { key: key.slice(), value: value.slice() });
+    this.#writeSet(tree).set(keyString(key), { key: ownCopy(key), value: ownCopy(value) });
   }
 
   delete(tree: string, key: Uint8Array): boolean {
     this.#assertWritable();
     const existed = this.get(tree, key) !== undefined;
-    this.#writeSet(tree).set(keyString(key), { key: key.slice(), value: undefined });
+    this.#writeSet(tree).set(keyString(key), { key: ownCopy(key), value: undefined });
     return existed;
   }
 
@@ -175,7 +184,7 @@ export class Transaction {
       const w = own.get(ownKeys[j])!;
       if (i < base.length && base[i] === ownKeys[j]) i++;
       j++;
-      if (w.value !== undefined) out.push([w.key.slice(), w.value.slice()]);
+      if (w.value !== undefined) out.push([copyOut(w.key), copyOut(w.value)]);
     }
     return out;
   }
