@@ -3,7 +3,7 @@ import t from 'tap';
 import {
   type AuditEvent,
   type AuthContext,
-  type Bundoc,
+  Bundoc,
   type Collection,
   type Document,
   InvalidAuthContextError,
@@ -557,3 +557,35 @@ t.test(
     t.pass('find, countDocuments and distinct agree with the oracle');
   },
 );
+
+t.test('bad audit and schema-change options are refused', async (t) => {
+  const h = await openDb(t);
+  await t.rejects(Bundoc.open(`${h.dir}-x`, { audit: 'log' } as never), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(Bundoc.open(`${h.dir}-x`, { onAuditError: 1 } as never), { code: 'INVALID_ARGUMENT' });
+  await t.rejects(Bundoc.open(`${h.dir}-x`, null as never), { code: 'INVALID_ARGUMENT' });
+  await h.db.createCollection('c');
+  await refused(
+    t,
+    h.db,
+    'dropCollection option',
+    () => h.db.dropCollection('c', { forced: true } as never),
+    InvalidOptionError,
+  );
+  await refused(
+    t,
+    h.db,
+    'dropCollection force type',
+    () => h.db.dropCollection('c', { force: 'yes' } as never),
+    InvalidOptionError,
+  );
+  await refused(
+    t,
+    h.db,
+    'transaction option',
+    () => h.db.transaction(() => 1, { ctx: undefined, retry: 1 } as never),
+    Error,
+    {
+      code: 'INVALID_ARGUMENT',
+    },
+  );
+});

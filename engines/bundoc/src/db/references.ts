@@ -86,8 +86,7 @@ export function applyTouches(s: Scope, touches: readonly Touch[]): void {
  * Deletes `rows` of collection `name` with everything their references imply: plans over the whole
  * set of documents the delete reaches (ReferenceRestrictedError, DeletePlanTooLargeError and the
  * schema of setNull-updated documents are all checked before the first write), then writes setNull
- * updates and deletes, index entries included, in this transaction. Returns how many documents the
- * cascades deleted besides `rows`.
+ * updates and deletes, index entries included, in this transaction.
  */
 export async function deleteWithReferences(
   s: Scope,
@@ -95,12 +94,12 @@ export async function deleteWithReferences(
   rows: readonly Fetched[],
   securityOf: (collection: string) => CollectionSecurity,
   graph: ReferenceGraph,
-): Promise<number> {
+): Promise<void> {
   const meta = s.meta(name);
-  if (!meta || rows.length === 0) return 0;
+  if (!meta || rows.length === 0) return;
   if (!graph.isReferenced(name)) {
     for (const row of rows) writeDocument(s, meta, row.key, row.doc, undefined);
-    return 0;
+    return;
   }
   // Documents the plan may delete, as read in this transaction: collection → refKey(_id) → row.
   const known = new Map<string, Map<string, Fetched>>();
@@ -145,5 +144,4 @@ export async function deleteWithReferences(
   });
   for (const u of updates) writeDocument(s, u.meta, u.key, u.before, u.enc);
   for (const { meta: m, row } of deletes) writeDocument(s, m, row.key, row.doc, undefined);
-  return deletes.length - rows.length;
 }
