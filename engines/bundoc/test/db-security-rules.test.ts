@@ -589,3 +589,33 @@ t.test('bad audit and schema-change options are refused', async (t) => {
     },
   );
 });
+
+t.test('rules see Dates as timestamps and request.time as the call time', async (t) => {
+  const h = await openDb(t);
+  await h.db.createCollection('offers', {
+    rules: {
+      read: 'resource.data.expiresAt > request.time',
+      create: 'request.auth != null && request.auth.claims.since < request.resource.data.expiresAt',
+    },
+  });
+  const c = h.db.collection('offers');
+  const hour = 3_600_000;
+  const ctx = { auth: { uid: 'u', claims: { since: new Date(Date.now() - hour) } } };
+  await c.insertOne({ _id: 'live', expiresAt: new Date(Date.now() + hour) }, { ctx });
+  await c.insertOne(
+    { _id: 'old', expiresAt: new Date(Date.now() - 2 * hour) },
+    { ctx: { auth: null, admin: true } },
+  );
+  await refused(
+    t,
+    h.db,
+    'claim Date after the document Date',
+    () => c.insertOne({ expiresAt: new Date(0) }, { ctx }),
+    PermissionDenied,
+  );
+  t.same(
+    (await c.find({}).toArray()).map((d) => d._id),
+    ['live'],
+  );
+  await t.rejects(c.get('old'), PermissionDenied);
+});
