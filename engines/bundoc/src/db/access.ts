@@ -60,8 +60,16 @@ export function auditQuery(sec: CollectionSecurity, ctx: AuthContext): void {
   if (ctx.admin === true) sec.audit({ op: 'list', auth: ctx.auth, admin: true, outcome: 'admin' });
 }
 
-/** Errors that concern one document of a batch (reported per document by an unordered insertMany). */
-export function isDocumentError(e: unknown): boolean {
+/** Errors that concern one document of a batch: they name its position, and an unordered insertMany reports them per document. */
+export type DocumentError =
+  | DuplicateKeyError
+  | InvalidDocumentError
+  | DocumentTooLargeError
+  | PermissionDenied
+  | SchemaValidationError
+  | DanglingReferenceError;
+
+export function isDocumentError(e: unknown): e is DocumentError {
   return (
     e instanceof DuplicateKeyError ||
     e instanceof InvalidDocumentError ||

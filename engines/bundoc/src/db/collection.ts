@@ -2,7 +2,6 @@ import {
   checkId,
   type DocId,
   type Document,
-  DocumentTooLargeError,
   decodeDocument,
   generateId,
   InvalidDocumentError,
@@ -18,7 +17,6 @@ import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
 import { upsertDocument } from '../query/upsert.js';
 import type { AuthContext } from '../security/context.js';
-import { DanglingReferenceError, PermissionDenied, SchemaValidationError } from '../security/errors.js';
 import {
   auditQuery,
   type CallOptions,
@@ -30,7 +28,7 @@ import {
 import { docTree } from './catalog.js';
 import type { DbCore, Scope } from './core.js';
 import { Cursor } from './cursor.js';
-import { BulkWriteError, DuplicateKeyError, InvalidOptionError } from './errors.js';
+import { BulkWriteError, InvalidOptionError } from './errors.js';
 import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
 import { latin1 } from './index-keys.js';
 import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
@@ -72,17 +70,7 @@ export interface IndexInfo {
 
 /** The error of the document at `index` of a batch, saying so. */
 function attribute(e: unknown, index: number): Error {
-  if (
-    e instanceof InvalidDocumentError ||
-    e instanceof DocumentTooLargeError ||
-    e instanceof DuplicateKeyError ||
-    e instanceof PermissionDenied ||
-    e instanceof SchemaValidationError ||
-    e instanceof DanglingReferenceError
-  ) {
-    return e.atIndex(index);
-  }
-  return e as Error;
+  return isDocumentError(e) ? e.atIndex(index) : (e as Error);
 }
 
 const NO_KEYS: readonly string[] = [];
