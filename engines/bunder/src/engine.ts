@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { type BlockState, Client } from './client.js';
 import { BLOCKED, type CommandSpec, commandKeys } from './commands/table.js';
 import { Config } from './config.js';
+import { Evictor, trackingFor } from './eviction.js';
 import { Keyspace } from './keyspace.js';
 import { arityError, E, ErrorReply, NULL_ARRAY, PushReply, QUEUED, type Reply } from './reply.js';
 import { globMatch } from './util/glob.js';
@@ -95,6 +96,9 @@ export class Engine extends EventEmitter {
   writeBarrier: (() => Promise<void> | null) | null = null;
   /** When set (a failed AOF write or background save), commands that write are refused with it. */
   denyWrites: ErrorReply | null = null;
+  /** The maxmemory limit in bytes (0: none), kept in step with CONFIG SET. */
+  private maxmemory = 0;
+  readonly evictor = new Evictor(this);
   /** True while EXEC runs queued commands (blocking commands must not block then). */
   inExec = false;
   private depth = 0;
@@ -118,9 +122,13 @@ export class Engine extends EventEmitter {
       this.propagate?.(db, ['DEL', key]);
     };
     this.slowlogThreshold = config.int('slowlog-log-slower-than');
+    this.maxmemory = config.int('maxmemory');
+    this.ks.setTracking(trackingFor(config.get('maxmemory-policy')));
     config.onChange = (name, value) => {
       if (name === 'notify-keyspace-events') this.notifyFlags = value;
       if (name === 'slowlog-log-slower-than') this.slowlogThreshold = Number(value);
+      if (name === 'maxmemory') this.maxmemory = config.int('maxmemory');
+      if (name === 'maxmemory-policy') this.ks.setTracking(trackingFor(value));
     };
   }
 
@@ -186,6 +194,13 @@ export class Engine extends EventEmitter {
     if (this.denyWrites !== null && target.flags.includes('write')) {
       if (c.multi) c.multiFailed = true;
       return this.fail(this.denyWrites);
+    }
+    if (this.maxmemory > 0 && target.flags.includes('denyoom')) {
+      const oom = this.evictor.beforeWrite(this.maxmemory);
+      if (oom) {
+        if (c.multi) c.multiFailed = true;
+        return this.fail(oom);
+      }
     }
     if (c.multi && !MULTI_IMMEDIATE.has(spec.name)) {
       c.multi.push(argv);
@@ -268,7 +283,12 @@ export class Engine extends EventEmitter {
       id: this.slowlogId++,
       time: Math.floor(Date.now() / 1000),
       durationUs: usec,
-      argv: args.map((a) => (a.length > 128 ? `${a.slice(0, 128)}... (${a.length - 128} more bytes)` : a)),
+      // A copied prefix: a slice of a big argument would keep the whole argument alive.
+      argv: args.map((a) =>
+        a.length > 128
+          ? `${Buffer.from(a.slice(0, 128), 'latin1').toString('latin1')}... (${a.length - 128} more bytes)`
+          : a,
+      ),
       addr: c.addr,
       name: c.name,
     });

@@ -34,6 +34,11 @@ export class Database {
   private cursor: Iterator<[string, number]> | null = null;
   /** Average TTL sampling for INFO keyspace (avg_ttl) is approximate, as in Redis. */
   avgTtl = 0;
+  /**
+   * Per-key access data, kept only while the maxmemory policy needs it: the last access time (ms) under
+   * the LRU policies, a logarithmic access counter under the LFU ones (see Keyspace.touch).
+   */
+  access: Map<string, number> | null = null;
 
   constructor(
     public id: number,
@@ -60,7 +65,19 @@ export class Database {
         return undefined;
       }
     }
+    if (this.access !== null) this.ks.touch(this.access, key);
     return v;
+  }
+
+  /** Like get(), but not counted as an access (OBJECT, eviction). */
+  peek(key: string): Value | undefined {
+    const access = this.access;
+    this.access = null;
+    try {
+      return this.get(key);
+    } finally {
+      this.access = access;
+    }
   }
 
   has(key: string): boolean {
@@ -71,17 +88,20 @@ export class Database {
   set(key: string, value: Value, keepTtl = false): void {
     this.dict.set(key, value);
     if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
+    if (this.access !== null) this.ks.touch(this.access, key);
   }
 
   /** Adds a fresh key (caller has checked it does not exist). */
   add(key: string, value: Value): void {
     this.dict.set(key, value);
+    if (this.access !== null) this.ks.touch(this.access, key);
   }
 
   delete(key: string): boolean {
     if (this.get(key) === undefined) return false;
     this.dict.delete(key);
     if (this.expires.size > 0) this.expires.delete(key);
+    this.access?.delete(key);
     return true;
   }
 
@@ -100,6 +120,7 @@ export class Database {
   private expire(key: string): void {
     this.dict.delete(key);
     this.expires.delete(key);
+    this.access?.delete(key);
     this.ks.expiredKeys++;
     this.ks.onExpire?.(this.id, key);
   }
@@ -121,6 +142,7 @@ export class Database {
   flush(): void {
     this.dict.clear();
     this.expires.clear();
+    this.access?.clear();
     this.cursor = null;
   }
 
@@ -161,6 +183,9 @@ export class Database {
   }
 }
 
+const LFU_INIT = 5;
+const LFU_LOG_FACTOR = 10;
+
 export class Keyspace {
   readonly dbs: Database[] = [];
   /** The clock commands see: fixed for the duration of one command, like Redis's cached mstime. */
@@ -168,8 +193,40 @@ export class Keyspace {
   expiredKeys = 0;
   onExpire: ExpireListener | null = null;
 
+  /** What per-key access data the maxmemory policy needs (null: none is kept). */
+  tracking: 'lru' | 'lfu' | null = null;
+
   constructor(databases = 16) {
     for (let i = 0; i < databases; i++) this.dbs.push(new Database(i, this));
+  }
+
+  /** Starts or stops keeping access data; switching starts every key afresh (as just used / counter 5). */
+  setTracking(mode: 'lru' | 'lfu' | null): void {
+    if (mode === this.tracking) return;
+    this.tracking = mode;
+    for (const db of this.dbs) {
+      db.access = mode === null ? null : new Map();
+      if (db.access)
+        for (const key of db.dict.keys()) db.access.set(key, mode === 'lru' ? this.now : LFU_INIT);
+    }
+  }
+
+  /**
+   * Records an access. LRU: the time. LFU: Redis's logarithmic counter (lfu-log-factor 10, new keys at
+   * 5): the higher it is, the less likely an access raises it, so 255 means roughly a million accesses.
+   */
+  touch(access: Map<string, number>, key: string): void {
+    // Re-inserting keeps the map in access order, least recent first: eviction reads it from the front.
+    if (this.tracking === 'lru') {
+      access.delete(key);
+      access.set(key, this.now);
+      return;
+    }
+    let counter = access.get(key) ?? LFU_INIT;
+    if (counter < 255 && Math.random() < 1 / (Math.max(0, counter - LFU_INIT) * LFU_LOG_FACTOR + 1))
+      counter++;
+    access.delete(key);
+    access.set(key, counter);
   }
 
   /** One active-expiry pass: sample keys with a TTL in each db until the time budget is used. */

@@ -246,7 +246,7 @@ function move(c: Client, argv: string[], e: Engine): Reply {
   return 1;
 }
 
-function object(c: Client, argv: string[]): Reply {
+function object(c: Client, argv: string[], e: Engine): Reply {
   const sub = argv[1]!.toLowerCase();
   if (sub === 'help') {
     return [
@@ -264,7 +264,8 @@ function object(c: Client, argv: string[]): Reply {
       '    Print this help.',
     ].map((s) => new SimpleString(s));
   }
-  const v = c.db.get(argv[2] ?? '');
+  // OBJECT does not count as an access (Redis's LOOKUP_NOTOUCH)
+  const v = c.db.peek(argv[2] ?? '');
   if (v === undefined) return null;
   switch (sub) {
     case 'encoding':
@@ -273,7 +274,19 @@ function object(c: Client, argv: string[]): Reply {
       return typeof v === 'string' && encodingOf(v) === 'int' && Number(v) >= 0 && Number(v) < 10000
         ? 2147483647
         : 1;
+    case 'idletime': {
+      // Access times are kept only under an LRU policy; otherwise every key reads as just used.
+      const ks = e.ks;
+      if (ks.tracking === 'lfu') {
+        return err(
+          'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
+        );
+      }
+      const at = ks.tracking === 'lru' ? c.db.access?.get(argv[2]!) : undefined;
+      return at === undefined ? 0 : Math.max(0, Math.floor((ks.now - at) / 1000));
+    }
     default:
+      if (e.ks.tracking === 'lfu') return c.db.access?.get(argv[2]!) ?? 5;
       return err(
         'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
       );
@@ -434,6 +447,7 @@ const defs: Record<string, Def> = {
       encoding: { arity: 3, flags: 'readonly', keys: [2, 2, 1], handler: object },
       refcount: { arity: 3, flags: 'readonly', keys: [2, 2, 1], handler: object },
       freq: { arity: 3, flags: 'readonly', keys: [2, 2, 1], handler: object },
+      idletime: { arity: 3, flags: 'readonly', keys: [2, 2, 1], handler: object },
       help: { arity: 2, flags: 'loading stale', handler: object },
     },
   },

@@ -1,7 +1,6 @@
 /** Connection and server commands: PING HELLO AUTH SELECT FLUSH* INFO CONFIG CLIENT COMMAND SLOWLOG … */
 import type { Client } from '../client.js';
 import type { Engine } from '../engine.js';
-import { typeOf } from '../keyspace.js';
 import {
   E,
   err,
@@ -17,6 +16,7 @@ import {
 import { globMatch } from '../util/glob.js';
 import { collectGarbage, memoryFigures } from '../util/memory.js';
 import { parseDouble, parseI64 } from '../util/numbers.js';
+import { estimateBytes } from '../util/value-size.js';
 import { type CommandSpec, type Def, defineAll } from './table.js';
 
 export const VERSION = '7.0.15';
@@ -566,22 +566,11 @@ function slowlog(_c: Client, argv: string[], e: Engine): Reply {
   ].map((s) => new SimpleString(s));
 }
 
-/** An estimate of a value's footprint in bytes, in the spirit of MEMORY USAGE. */
+/** MEMORY USAGE: an estimate of a key's footprint in bytes (util/value-size.ts). */
 function memoryUsage(c: Client, argv: string[]): Reply {
   const key = argv[2]!;
   const v = c.db.get(key);
-  if (v === undefined) return null;
-  const overhead = 56 + key.length;
-  switch (typeOf(v)) {
-    case 'string':
-      return overhead + String(v).length;
-    default: {
-      let bytes = overhead;
-      const t = v as unknown as { size?: number; length?: number };
-      bytes += (t.size ?? t.length ?? 0) * 48;
-      return bytes;
-    }
-  }
+  return v === undefined ? null : estimateBytes(key, v);
 }
 
 function subscribeReply(kind: string, name: string | null, count: number): PushReply {

@@ -11,6 +11,12 @@ let gcFunction: (() => void) | null | undefined;
 
 /** Runs a full, synchronous garbage collection; false when the runtime does not allow one. */
 export function collectGarbage(): boolean {
+  if (!collectGarbageFunction()) return false;
+  gcFunction!();
+  return true;
+}
+
+function collectGarbageFunction(): boolean {
   if (gcFunction === undefined) {
     const exposed = (globalThis as { gc?: () => void }).gc;
     if (typeof exposed === 'function') gcFunction = exposed;
@@ -24,8 +30,13 @@ export function collectGarbage(): boolean {
       }
     }
   }
-  if (!gcFunction) return false;
-  gcFunction();
+  return gcFunction !== null;
+}
+
+/** A scavenge of the young generation only (about a millisecond): the garbage most commands leave. */
+export function collectYoungGarbage(): boolean {
+  if (!collectGarbageFunction()) return false;
+  (gcFunction as unknown as (o: { type: string }) => void)({ type: 'minor' });
   return true;
 }
 
