@@ -325,3 +325,24 @@ t.test('SIGKILL under appendfsync always loses no acknowledged write', async (t)
     `${rounds} kills, counters reached ${[...acked.values()].join(', ')}`,
   );
 });
+
+t.test(
+  'DEBUG RELOAD puts the dataset through the RDB format (and dump.rdb when there is a dir)',
+  async (t) => {
+    const mem = await Bunder.open();
+    await fill(mem, 'r');
+    await mem.call('XADD', 'st', '1-1', 'f', 'v');
+    const want = dataset(mem);
+    t.equal(await mem.call('DEBUG', 'RELOAD'), 'OK');
+    t.same(dataset(mem), want, 'memory only: the same dataset after the round trip');
+    await mem.close();
+    const dir = tmp(t);
+    const kv = await Bunder.open({ dir, save: [] });
+    await fill(kv, 'r');
+    const want2 = dataset(kv);
+    t.equal(await kv.call('DEBUG', 'RELOAD'), 'OK');
+    t.same(dataset(kv), want2);
+    t.ok(existsSync(join(dir, 'dump.rdb')), 'dump.rdb written first, as Redis does');
+    await kv.close();
+  },
+);

@@ -1,8 +1,12 @@
 /** Connection and server commands: PING HELLO AUTH SELECT FLUSH* INFO CONFIG CLIENT COMMAND SLOWLOG … */
 import type { Client } from '../client.js';
 import type { Engine } from '../engine.js';
+import { loadEntry, snapshotKeyspace } from '../persistence/keyspace-codec.js';
+import { readRdb } from '../persistence/rdb-reader.js';
+import { encodeRdb } from '../persistence/rdb-writer.js';
 import {
   E,
+  ErrorReply,
   err,
   MapReply,
   NO_REPLY,
@@ -566,6 +570,22 @@ function slowlog(_c: Client, argv: string[], e: Engine): Reply {
   ].map((s) => new SimpleString(s));
 }
 
+/**
+ * DEBUG RELOAD: the dataset goes through the RDB format and back — saved to dump.rdb first when the
+ * server has files (as Redis does), in memory otherwise — so what survives a restart can be checked.
+ */
+function debugReload(e: Engine): Reply {
+  if (e.hooks.save) {
+    const saved = e.hooks.save();
+    if (saved instanceof ErrorReply) return saved;
+  }
+  const rdb = encodeRdb(snapshotKeyspace(e.ks), { compress: e.config.bool('rdbcompression') });
+  for (const db of e.ks.dbs) db.flush();
+  const now = Date.now();
+  for (const entry of readRdb(rdb)) loadEntry(e.ks, entry, now);
+  return OK;
+}
+
 /** MEMORY USAGE: an estimate of a key's footprint in bytes (util/value-size.ts). */
 function memoryUsage(c: Client, argv: string[]): Reply {
   const key = argv[2]!;
@@ -754,7 +774,7 @@ const defs: Record<string, Def> = {
     arity: -2,
     flags: 'admin noscript loading stale',
     group: 'server',
-    handler: (_c, argv) => {
+    handler: (_c, argv, e) => {
       const sub = argv[1]!.toLowerCase();
       if (sub === 'sleep' && argv.length === 3) {
         const s = parseDouble(argv[2]!);
@@ -763,6 +783,7 @@ const defs: Record<string, Def> = {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, s * 1000);
         return OK;
       }
+      if (sub === 'reload' && argv.length === 2) return debugReload(e);
       return err(`ERR unknown subcommand '${argv[1]}'. Try DEBUG HELP.`);
     },
   },
