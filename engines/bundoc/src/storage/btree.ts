@@ -11,6 +11,8 @@ import {
   newBranch,
   newLeaf,
   type OverflowRef,
+  own,
+  ownValue,
   type TreeNode,
 } from './node.js';
 import type { Pager } from './pager.js';
@@ -295,7 +297,7 @@ export class BTree {
       if (level === 0) {
         const root = newBranch(this.#pager.alloc());
         root.children = [node.pgno, right.pgno];
-        root.keys = [sep];
+        root.keys = [own(sep)];
         root.size = BRANCH_BASE_SIZE + branchEntrySize(sep);
         root.lsn = lsn;
         this.#pager.addNew(root);
@@ -304,7 +306,8 @@ export class BTree {
       level--;
       const parent = path[level];
       const i = idxs[level];
-      parent.keys.splice(i, 0, sep);
+      // Copied: an entry moving into another node must not reference the child's page (decodeNode).
+      parent.keys.splice(i, 0, own(sep));
       parent.children.splice(i + 1, 0, right.pgno);
       atEnd = atEnd && i === parent.keys.length - 1;
       parent.size += branchEntrySize(sep);
@@ -353,8 +356,10 @@ export class BTree {
     left.lsn = right.lsn = parent.lsn = lsn;
     if (left.kind === 'leaf' && right.kind === 'leaf') {
       if (left.size + right.size <= this.capacity) {
-        left.keys.push(...right.keys);
-        left.values.push(...right.values);
+        for (let j = 0; j < right.keys.length; j++) {
+          left.keys.push(own(right.keys[j]));
+          left.values.push(ownValue(right.values[j]));
+        }
         left.size += right.size;
         this.#dropSeparator(parent, sepIdx, right.pgno);
         return;
@@ -365,7 +370,8 @@ export class BTree {
     if (left.kind === 'branch' && right.kind === 'branch') {
       const merged = left.size + right.size - BRANCH_BASE_SIZE + branchEntrySize(sep);
       if (merged <= this.capacity) {
-        left.keys.push(sep, ...right.keys);
+        left.keys.push(own(sep));
+        for (const k of right.keys) left.keys.push(own(k));
         left.children.push(...right.children);
         left.size = merged;
         this.#dropSeparator(parent, sepIdx, right.pgno);
@@ -405,7 +411,13 @@ export class BTree {
     }
     if (m === 0) m = 1;
     if (total - acc > this.capacity || acc > this.capacity) return;
-    if (!this.#setSeparator(parent, sepIdx, keys[m])) return;
+    if (!this.#setSeparator(parent, sepIdx, own(keys[m]))) return;
+    // Entries that change sides are copied (a node references at most one page buffer, see decodeNode).
+    const was = left.keys.length;
+    for (let j = Math.min(m, was); j < Math.max(m, was); j++) {
+      keys[j] = own(keys[j]);
+      values[j] = ownValue(values[j]);
+    }
     left.keys = keys.slice(0, m);
     left.values = values.slice(0, m);
     right.keys = keys.slice(m);
@@ -432,7 +444,10 @@ export class BTree {
       const leftSize = prefix[m];
       const rightSize = total - prefix[m + 1] + BRANCH_BASE_SIZE;
       if (leftSize > this.capacity || rightSize > this.capacity) continue;
-      if (!this.#setSeparator(parent, sepIdx, keys[m])) continue;
+      if (!this.#setSeparator(parent, sepIdx, own(keys[m]))) continue;
+      // The old separator and the keys that change sides are copied (see decodeNode).
+      const was = left.keys.length;
+      for (let j = Math.min(m, was); j <= Math.max(m, was); j++) keys[j] = own(keys[j]);
       left.keys = keys.slice(0, m);
       left.children = children.slice(0, m + 1);
       right.keys = keys.slice(m + 1);

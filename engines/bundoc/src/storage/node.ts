@@ -24,8 +24,6 @@ export interface LeafNode {
   /** Encoded payload bytes after the header. */
   size: number;
   dirty: boolean;
-  /** Keys and values are views into the page buffer it was decoded from (see decodeNode). */
-  shared: boolean;
 }
 
 /** children[i] holds keys < keys[i]; children[i+1] holds keys >= keys[i]. */
@@ -37,7 +35,6 @@ export interface BranchNode {
   children: number[];
   size: number;
   dirty: boolean;
-  shared: boolean;
 }
 
 export type TreeNode = LeafNode | BranchNode;
@@ -53,7 +50,7 @@ export function branchEntrySize(key: Uint8Array): number {
 export const BRANCH_BASE_SIZE = 4;
 
 export function newLeaf(pgno: number): LeafNode {
-  return { kind: 'leaf', pgno, lsn: 0, keys: [], values: [], size: 0, dirty: true, shared: false };
+  return { kind: 'leaf', pgno, lsn: 0, keys: [], values: [], size: 0, dirty: true };
 }
 
 export function newBranch(pgno: number): BranchNode {
@@ -65,7 +62,6 @@ export function newBranch(pgno: number): BranchNode {
     children: [],
     size: BRANCH_BASE_SIZE,
     dirty: true,
-    shared: false,
   };
 }
 
@@ -78,20 +74,15 @@ function writeHeader(buf: Buffer, type: number, count: number, pgno: number, lsn
 }
 
 /**
- * Copies of a node's keys and inline values that share no memory with the page it was decoded from, so
- * entries that move between nodes (splits, merges) never pin old page buffers and the buffer pool's byte
- * budget holds.
+ * A copy of key or value bytes that shares no memory (see decodeNode: entries moving into another node
+ * are copied, so that every node references at most one page buffer).
  */
-export function ownKeys(keys: Uint8Array[]): Uint8Array[] {
-  return keys.map(own);
-}
-
-export function ownValues(values: LeafValue[]): LeafValue[] {
-  return values.map((v) => (isOverflow(v) ? v : own(v)));
-}
-
-function own(b: Uint8Array): Uint8Array {
+export function own(b: Uint8Array): Uint8Array {
   return Uint8Array.prototype.slice.call(b);
+}
+
+export function ownValue(v: LeafValue): LeafValue {
+  return isOverflow(v) ? v : own(v);
 }
 
 /** Serializes a node into a logical page of `logicalSize` bytes. */
@@ -135,9 +126,12 @@ export function encodeNode(node: TreeNode, logicalSize: number): Buffer {
 
 /**
  * Parses a logical page; throws a plain Error with the reason when the structure is impossible.
- * Keys and inline values are views into the page buffer (a copy each made decoding the dominant cost of
- * a cache miss), so a clean node pins exactly its own page. Whatever may outlive the node as it was read
- * is copied: `ownEntries` when the node is made writable, before-images when they are retained.
+ * Keys and inline values are views into the page buffer (a copy each made decoding, and later its
+ * garbage, the dominant cost of a cache miss). The buffer is the node's *origin*: copy-on-write keeps
+ * it, and the B+tree copies every entry that moves into another node (merge, redistribution, a
+ * separator going up), so a node references at most one page buffer — its own origin, shared only with
+ * the nodes split off it — and the buffer pool's byte budget still bounds memory. Before-images are
+ * copied when retained.
  */
 export function decodeNode(page: Buffer, pgno: number): TreeNode {
   // A page that shares its memory with other data (a pooled allocation) is copied out first.
@@ -185,7 +179,7 @@ export function decodeNode(page: Buffer, pgno: number): TreeNode {
         throw new Error(`bad value flag ${flag}`);
       }
     }
-    return { kind: 'leaf', pgno, lsn, keys, values, size: o - NODE_HEADER, dirty: false, shared: true };
+    return { kind: 'leaf', pgno, lsn, keys, values, size: o - NODE_HEADER, dirty: false };
   }
   if (type === PAGE_BRANCH) {
     const keys: Uint8Array[] = new Array(count);
@@ -199,7 +193,7 @@ export function decodeNode(page: Buffer, pgno: number): TreeNode {
       children[i + 1] = buf.readUInt32LE(o);
       o += 4;
     }
-    return { kind: 'branch', pgno, lsn, keys, children, size: o - NODE_HEADER, dirty: false, shared: true };
+    return { kind: 'branch', pgno, lsn, keys, children, size: o - NODE_HEADER, dirty: false };
   }
   throw new Error(`page type ${type} is not a tree node`);
 }

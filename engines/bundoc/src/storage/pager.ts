@@ -4,7 +4,7 @@ import { BufferPool } from './buffer-pool.js';
 import { META_PAGES, NODE_HEADER, PAGE_OVERFLOW } from './constants.js';
 import { CorruptionError } from './errors.js';
 import { syncFile } from './fsync-observer.js';
-import { decodeNode, encodeNode, ownKeys, ownValues, type TreeNode } from './node.js';
+import { decodeNode, encodeNode, type TreeNode } from './node.js';
 import type { PageSealer } from './page-seal.js';
 
 /** Bytes of an overflow/blob page payload header: next page u32, chunk length u32. */
@@ -133,29 +133,14 @@ export class Pager {
   /** A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page. */
   writable(node: TreeNode): TreeNode {
     if (this.fresh.has(node.pgno)) {
-      if (node.shared) {
-        // Written back and read again within the epoch.
-        node.keys = ownKeys(node.keys);
-        if (node.kind === 'leaf') node.values = ownValues(node.values);
-        node.shared = false;
-      }
       node.dirty = true;
       return node;
     }
     const pgno = this.alloc();
-    // A node read from disk holds views into its page: the writable copy owns its bytes (decodeNode).
-    const keys = node.shared ? ownKeys(node.keys) : node.keys.slice();
     const copy: TreeNode =
       node.kind === 'leaf'
-        ? {
-            ...node,
-            pgno,
-            keys,
-            values: node.shared ? ownValues(node.values) : node.values.slice(),
-            dirty: true,
-            shared: false,
-          }
-        : { ...node, pgno, keys, children: node.children.slice(), dirty: true, shared: false };
+        ? { ...node, pgno, keys: node.keys.slice(), values: node.values.slice(), dirty: true }
+        : { ...node, pgno, keys: node.keys.slice(), children: node.children.slice(), dirty: true };
     this.free(node.pgno);
     this.pool.add(copy);
     return copy;

@@ -29,7 +29,7 @@ import {
 import { syncDir, syncFile } from './fsync-observer.js';
 import { DirLock } from './lock.js';
 import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
-import { compareBytes, isOverflow, type LeafValue, leafEntrySize } from './node.js';
+import { compareBytes, isOverflow, type LeafValue, leafEntrySize, own, type TreeNode } from './node.js';
 import { decodeOps, encodeOps, type Op } from './ops.js';
 import { PageSealer } from './page-seal.js';
 import { Pager } from './pager.js';
@@ -80,6 +80,21 @@ export interface VerifyReport {
   keys: number;
   reachablePages: number;
   freePages: number;
+}
+
+/**
+ * The memory invariant of decodeNode: a node's keys and values are exact copies or views into at most
+ * one page buffer. Checked by verify() on every cached node (an engine bug if it fails).
+ */
+function checkOrigins(node: TreeNode): void {
+  let origin: ArrayBufferLike | undefined;
+  const see = (b: Uint8Array) => {
+    if (b.buffer.byteLength === b.length || b.buffer === origin) return;
+    if (origin !== undefined) throw new Error(`internal: node ${node.pgno} references two page buffers`);
+    origin = b.buffer;
+  };
+  for (const k of node.keys) see(k);
+  if (node.kind === 'leaf') for (const v of node.values) if (!isOverflow(v)) see(v);
 }
 
 /** A scan batch copied out for the caller; `lastKey` is the store's own copy of its last key. */
@@ -666,7 +681,8 @@ export class Storage implements TxHost {
           before = r.bytes;
           for (const p of r.pages) this.#pager.free(p);
         } else {
-          before = change.old;
+          // Copied when retained: it may be a view into a whole page (decodeNode).
+          before = keepVersions ? own(change.old) : change.old;
         }
       }
       if (keepVersions) this.#versions.record(op.tree, keyString(op.key), op.key, lsn, before);
@@ -919,6 +935,7 @@ export class Storage implements TxHost {
           claim(p, `tree ${name}`);
           const cached = pager.pool.get(p, false);
           if (!cached?.dirty) pager.readLogical(p);
+          if (cached) checkOrigins(cached);
           // Safe mid-walk: verify only reads, and keeps its own copies of keys and child lists.
           if (owner.size % 1024 === 0) pager.evict();
         },
