@@ -71,7 +71,7 @@ t.test('SIGKILL during cascading writes leaves references and indexes consistent
       for (const d of deleted) if (users.has(d)) problems.push(`acknowledged delete of ${d} lost`);
       for (const p of posts) {
         if (!users.has(p.author)) problems.push(`post ${String(p._id)} author ${String(p.author)} missing`);
-        if (p.editor !== null && !users.has(p.editor)) problems.push(`post ${String(p._id)} editor dangles`);
+        if (p.editor != null && !users.has(p.editor)) problems.push(`post ${String(p._id)} editor dangles`);
       }
       for (const c of await db.collection('comments').find({}).toArray())
         if (!postIds.has(c.post)) problems.push(`comment ${String(c._id)} post ${String(c.post)} missing`);
