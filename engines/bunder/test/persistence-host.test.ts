@@ -308,7 +308,7 @@ t.test('SIGKILL under appendfsync always loses no acknowledged write', async (t)
       const key = `counter:${i}`;
       while (!stop) {
         const r = await c.call('INCR', key).catch(() => null);
-        if (!r || r.t !== 'int') return;
+        if (r?.t !== 'int') return;
         acked.set(key, Number(r.v));
       }
     });

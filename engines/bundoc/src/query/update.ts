@@ -330,8 +330,7 @@ function pullCondition(operand: unknown, where: string): (e: unknown) => boolean
   try {
     if (isPlainObject(operand)) {
       const first = Object.keys(operand)[0];
-      const valueForm =
-        first !== undefined && first.startsWith('$') && !['$and', '$or', '$nor'].includes(first);
+      const valueForm = first?.startsWith('$') && !['$and', '$or', '$nor'].includes(first);
       if (valueForm) {
         m = compileFilter({ v: operand });
         return (e) => m({ v: e });
