@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -264,6 +264,54 @@ function memoryWorkload(name: string, description: string, perKey: (s: Server, c
   };
 }
 
+/**
+ * One dump.rdb of small string keys, written once by a real redis-server (pipelined SETs, SAVE) and then
+ * loaded by each server at start: the figure is the time from spawn until the server answers with the
+ * whole dataset (Redis listens while loading and answers LOADING until done; bunder listens after).
+ */
+const rdbFiles = new Map<boolean, { file: string; keys: number }>();
+
+async function populatedRdb(ctx: RunContext): Promise<{ file: string; keys: number }> {
+  const have = rdbFiles.get(ctx.quick);
+  if (have) return have;
+  const dir = ctx.tmpDir('rdb-source');
+  const s = await startServer('redis', dir, false);
+  let keys: number;
+  try {
+    keys = loadSmallKeys(s, ctx);
+    redisCli(s.port, 'save');
+  } finally {
+    await stopServer(s);
+  }
+  const entry = { file: join(dir, 'dump.rdb'), keys };
+  rdbFiles.set(ctx.quick, entry);
+  return entry;
+}
+
+async function timeRdbLoad(flavor: Flavor, ctx: RunContext): Promise<number> {
+  const { file, keys } = await populatedRdb(ctx);
+  const dir = ctx.tmpDir(`rdb-load-${flavor}`);
+  copyFileSync(file, join(dir, 'dump.rdb'));
+  const start = performance.now();
+  const s = await startServer(flavor, dir, false);
+  try {
+    for (;;) {
+      let size: string;
+      try {
+        size = redisCli(s.port, 'dbsize');
+      } catch (e) {
+        size = String((e as { stdout?: string }).stdout ?? e); // redis-cli may exit non-zero on LOADING
+      }
+      if (size === String(keys)) break;
+      if (!/LOADING/.test(size)) throw new Error(`${flavor} loaded ${size} keys, expected ${keys}`);
+      await sleep(5);
+    }
+    return (performance.now() - start) / 1000;
+  } finally {
+    await stopServer(s);
+  }
+}
+
 const THROUGHPUT = [
   ...SIMPLE.map((t) => benchmarkWorkload(`${t.toUpperCase()} -c 50`, t, [], PLAIN)),
   ...['set', 'get'].map((t) =>
@@ -301,6 +349,18 @@ export default defineSuite({
         return (usedMemory(s.port) - before) / keys;
       },
     ),
+    {
+      name: 'RDB load of small string keys (start until serving)',
+      description:
+        'a dump.rdb written by Redis (DEBUG POPULATE; 1M keys, 100k in quick mode), loaded at start',
+      lowerIsBetter: true,
+      subjects: (['bunder', 'redis'] as const).map(
+        (flavor): Subject => ({
+          system: flavor === 'bunder' ? 'bunbase' : 'redis',
+          measure: async (_s, ctx) => ({ value: await timeRdbLoad(flavor, ctx), unit: 's' }),
+        }),
+      ),
+    },
     memoryWorkload(
       'memory for small string keys (RSS growth)',
       'resident set growth per key after MEMORY PURGE: includes what each runtime keeps but does not use ' +
