@@ -2,7 +2,18 @@ import { allRatios, type RunResult } from './results.js';
 
 export interface Baseline {
   readonly note?: string;
+  /** Ratios of full runs. */
   readonly ratios: Record<string, number>;
+  /**
+   * Ratios of `--quick` runs, which CI checks. Small data shifts ratios a lot (an in-memory peer over 2k
+   * documents, a 64-writer workload of a few commits), so quick runs are never compared with full ones.
+   */
+  readonly quick?: Record<string, number>;
+}
+
+/** The baseline ratios a run of this mode is compared with. */
+export function ratiosFor(baseline: Baseline, quick: boolean): Record<string, number> {
+  return (quick ? baseline.quick : baseline.ratios) ?? {};
 }
 
 export interface CheckOutcome {
@@ -19,12 +30,13 @@ export function checkAgainstBaseline(
   run: RunResult,
   baseline: Baseline,
   suitesRun: Set<string>,
+  quick = false,
 ): CheckOutcome {
   const now = allRatios(run);
   const collapsed: CheckOutcome['collapsed'] = [];
   const missing: string[] = [];
   let checked = 0;
-  for (const [key, base] of Object.entries(baseline.ratios)) {
+  for (const [key, base] of Object.entries(ratiosFor(baseline, quick))) {
     const suite = key.slice(0, key.indexOf('/'));
     if (!suitesRun.has(suite)) continue;
     const value = now.get(key);
@@ -38,15 +50,17 @@ export function checkAgainstBaseline(
   return { collapsed, missing, checked };
 }
 
-/** A new baseline from a run, keeping entries of suites that did not run. */
-export function updatedBaseline(old: Baseline | null, run: RunResult): Baseline {
-  const ratios: Record<string, number> = { ...(old?.ratios ?? {}) };
+/** A new baseline from a run (into the map of its mode), keeping entries of suites that did not run. */
+export function updatedBaseline(old: Baseline | null, run: RunResult, quick = false): Baseline {
+  const ratios: Record<string, number> = { ...(old ? ratiosFor(old, quick) : {}) };
   for (const [key, value] of allRatios(run)) ratios[key] = Math.round(value * 1000) / 1000;
   const sorted = Object.fromEntries(Object.entries(ratios).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return {
+  const next: Baseline = {
     note:
       old?.note ??
       'BunBase/peer ratios (>1: BunBase better). bench --check fails when a ratio falls below half of these.',
-    ratios: sorted,
+    ratios: quick ? (old?.ratios ?? {}) : sorted,
   };
+  const quickRatios = quick ? sorted : old?.quick;
+  return quickRatios ? { ...next, quick: quickRatios } : next;
 }

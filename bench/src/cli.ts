@@ -14,8 +14,9 @@ const HELP = `bunbase-bench — BunBase against its peers, same workload, same r
     --quick              a few seconds per suite with small data (CI smoke test)
     --suite NAME         run only this suite (repeatable)
     --seconds N          measurement time per system per workload (default 3, quick 0.3)
-    --check              fail when a ratio falls below half of bench/baseline.json
-    --update-baseline    write this run's ratios into bench/baseline.json
+    --check              fail when a ratio falls below half of bench/baseline.json (the
+                         quick map for --quick runs, the full map otherwise)
+    --update-baseline    write this run's ratios into bench/baseline.json (same map)
     --list               list the suites and exit
     --out DIR            where to write latest.json and latest.md (default bench/results)
     --baseline FILE      baseline file (default bench/baseline.json)
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
       return 1;
     }
     const ran = new Set(run.suites.filter((s) => !s.skipped).map((s) => s.name));
-    const outcome = checkAgainstBaseline(run, baseline, ran);
+    const outcome = checkAgainstBaseline(run, baseline, ran, values.quick);
     for (const m of outcome.missing) console.error(`check: no result for baseline entry ${m}`);
     for (const c of outcome.collapsed) {
       console.error(`check: COLLAPSE ${c.key}: ratio ${c.now.toFixed(3)} < half of baseline ${c.baseline}`);
@@ -95,7 +96,7 @@ async function main(): Promise<number> {
     if (outcome.collapsed.length > 0 || outcome.missing.length > 0) status = 1;
   }
   if (values['update-baseline']) {
-    writeFileSync(baselinePath, `${JSON.stringify(updatedBaseline(baseline, run), null, 2)}\n`);
+    writeFileSync(baselinePath, `${JSON.stringify(updatedBaseline(baseline, run, values.quick), null, 2)}\n`);
     console.error(`wrote ${baselinePath}`);
   }
   return status;

@@ -133,4 +133,23 @@ t.test('runSuites runs every subject, computes oriented ratios and reports error
   t.same(collapsed.missing, ['demo/gone/x'], 'a baseline entry of a suite that ran must have a result');
   const notCollapsed = checkAgainstBaseline(run, { ratios: { 'demo/size/bigpeer': 7.9 } }, new Set(['demo']));
   t.equal(notCollapsed.collapsed.length, 0, 'a drop to just above half is noise, not a collapse');
+
+  const quickBase = updatedBaseline({ ratios: { 'demo/size/bigpeer': 100 } }, run, true);
+  t.equal(quickBase.quick?.['demo/size/bigpeer'], 4, 'a quick run updates the quick map');
+  t.equal(quickBase.ratios['demo/size/bigpeer'], 100, '... and leaves the full map alone');
+  t.equal(
+    checkAgainstBaseline(run, quickBase, new Set(['demo']), true).collapsed.length,
+    0,
+    'quick vs quick',
+  );
+  t.equal(
+    checkAgainstBaseline(run, quickBase, new Set(['demo']), false).collapsed.length,
+    1,
+    'a full run is checked against the full map',
+  );
+  t.equal(
+    checkAgainstBaseline(run, { ratios: {} }, new Set(['demo']), true).checked,
+    0,
+    'no quick map: nothing',
+  );
 });
