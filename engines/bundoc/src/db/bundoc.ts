@@ -7,6 +7,7 @@ import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
 import { RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
+import { ChangeStream, type WatchOptions } from './change-stream.js';
 import { Collection } from './collection.js';
 import { backoff, DbCore, Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
@@ -54,6 +55,7 @@ export class Bundoc {
   readonly #schema: SchemaOps;
   readonly #tempDir: string | undefined;
   #closing: Promise<void> | undefined;
+  readonly #streams = new Set<{ close(): void }>();
 
   private constructor(core: DbCore, tempDir: string | undefined) {
     this.#core = core;
@@ -206,9 +208,22 @@ export class Bundoc {
     }
   }
 
-  /** Flushes and closes the store; a ':memory:' database's directory is removed. */
+  /**
+   * A change stream: every committed write from now on (or after `resumeAfter`, an LSN) as an event, in
+   * commit order, with the whole document after the change. See ChangeStream and WatchOptions. For a
+   * caller the rules apply to, events are those of documents its list rule allows (so no deletes).
+   */
+  watch<T extends object = Document>(options?: WatchOptions): ChangeStream<T> {
+    this.#core.storage.assertUsable();
+    const stream = new ChangeStream<T>(this.#core, options, (s) => this.#streams.delete(s));
+    if (!stream.closed) this.#streams.add(stream);
+    return stream;
+  }
+
+  /** Flushes and closes the store (ending every change stream); a ':memory:' database's directory is removed. */
   async close(): Promise<void> {
     this.#closing ??= (async () => {
+      for (const s of [...this.#streams]) s.close();
       try {
         await this.#core.storage.close();
       } finally {

@@ -1,4 +1,5 @@
 import { ConflictError } from '../storage/errors.js';
+import type { PutNote } from '../storage/ops.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transaction } from '../storage/transaction.js';
 import { type CollectionMeta, type IndexMeta, nextId, readCollection, writeCollection } from './catalog.js';
@@ -161,9 +162,9 @@ export class Scope {
     }
   }
 
-  put(tree: string, key: Uint8Array, value: Uint8Array): void {
+  put(tree: string, key: Uint8Array, value: Uint8Array, note?: PutNote): void {
     this.writes++;
-    this.tx.put(tree, key, value);
+    this.tx.put(tree, key, value, note);
   }
 
   delete(tree: string, key: Uint8Array): void {

@@ -51,6 +51,13 @@ export {
   type TransactionOptions,
 } from './bundoc.js';
 export {
+  type ChangeEvent,
+  type ChangeOp,
+  ChangeStream,
+  ChangeStreamOverflowError,
+  type WatchOptions,
+} from './change-stream.js';
+export {
   Collection,
   type DeleteResult,
   type IndexInfo,

@@ -79,7 +79,7 @@ function idKeyOrUndefined(id: DocId): Uint8Array | undefined {
 
 /** Rewrites the referenced documents with their own bytes (see the module comment). */
 export function applyTouches(s: Scope, touches: readonly Touch[]): void {
-  for (const t of touches) s.tx.put(t.tree, t.key, t.bytes);
+  for (const t of touches) s.tx.put(t.tree, t.key, t.bytes, 'touch');
 }
 
 /**

@@ -75,7 +75,7 @@ export function writeDocument(
   deferred?: DeferredPuts,
 ): void {
   const changes = indexChanges(s, meta, oldDoc, next?.doc, key);
-  if (next) s.put(docTree(meta), key, next.bytes);
+  if (next) s.put(docTree(meta), key, next.bytes, oldDoc === undefined ? 'insert' : undefined);
   else s.delete(docTree(meta), key);
   for (const c of changes) {
     for (const k of c.deletes) s.delete(c.tree, k);

@@ -73,3 +73,18 @@ export class StoreFailedError extends BundocError {
     });
   }
 }
+
+/** The log no longer holds the commits asked for (checkpoints dropped them; see `walRetentionBytes`). */
+export class HistoryUnavailableError extends BundocError {
+  readonly afterLsn: number;
+  readonly firstAvailableLsn: number;
+  constructor(afterLsn: number, firstAvailableLsn: number) {
+    super(
+      'HISTORY_UNAVAILABLE',
+      `commits after lsn ${afterLsn} are no longer in the log (it starts at lsn ${firstAvailableLsn}); ` +
+        'a larger walRetentionBytes keeps more history',
+    );
+    this.afterLsn = afterLsn;
+    this.firstAvailableLsn = firstAvailableLsn;
+  }
+}

@@ -6,11 +6,19 @@ export {
   CorruptionError,
   EncryptionKeyError,
   FormatError,
+  HistoryUnavailableError,
   InvalidArgumentError,
   LockedError,
   StoreFailedError,
 } from './errors.js';
-export { Storage, type StorageOptions, type StorageStats, type VerifyReport } from './storage.js';
+export type { Op, PutNote } from './ops.js';
+export {
+  type Commit,
+  Storage,
+  type StorageOptions,
+  type StorageStats,
+  type VerifyReport,
+} from './storage.js';
 export { Transaction } from './transaction.js';
 export type { RangeOptions } from './validate.js';
 export type { Durability } from './wal.js';

@@ -1,19 +1,44 @@
 import { CorruptionError } from './errors.js';
 
+/**
+ * What a writer knows about a put, carried in the log for change streams only (replay ignores it):
+ * `insert` — the key did not exist before the transaction; `touch` — the value was rewritten unchanged
+ * (to take part in conflict detection), not a change.
+ */
+export type PutNote = 'insert' | 'touch';
+
 /** One change inside a commit record. `value` undefined means delete. */
 export type Op =
-  | { kind: 'put'; tree: string; key: Uint8Array; value: Uint8Array }
-  | { kind: 'delete'; tree: string; key: Uint8Array }
+  | { kind: 'put'; tree: string; key: Uint8Array; value: Uint8Array; note?: PutNote }
+  /** `absent`: the key was absent before the transaction (the delete undoes its own insert, or nothing). */
+  | { kind: 'delete'; tree: string; key: Uint8Array; absent?: true }
   | { kind: 'drop'; tree: string };
 
 const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_DROP = 3;
+const OP_PUT_INSERT = 4;
+const OP_PUT_TOUCH = 5;
+const OP_DELETE_ABSENT = 6;
+const TIME_BYTES = 8;
 
-/** Commit record body: u32 op count, then per op: u8 kind, u16 name length, name (UTF-8), key, value. */
-export function encodeOps(ops: Op[]): Buffer {
+/** A decoded commit record: its ops and the commit time (ms since the epoch; 0 when not recorded). */
+export interface CommitBody {
+  ops: Op[];
+  time: number;
+}
+
+function putCode(note: PutNote | undefined): number {
+  return note === 'insert' ? OP_PUT_INSERT : note === 'touch' ? OP_PUT_TOUCH : OP_PUT;
+}
+
+/**
+ * Commit record body: u32 op count, then per op: u8 kind, u16 name length, name (UTF-8), key, value;
+ * then the commit time as f64 ms since the epoch (absent in bodies written before change streams).
+ */
+export function encodeOps(ops: Op[], time = Date.now()): Buffer {
   const names = ops.map((o) => Buffer.from(o.tree, 'utf8'));
-  let size = 4;
+  let size = 4 + TIME_BYTES;
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i];
     size += 3 + names[i].length;
@@ -25,7 +50,8 @@ export function encodeOps(ops: Op[]): Buffer {
   let off = 4;
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i];
-    b[off] = o.kind === 'put' ? OP_PUT : o.kind === 'delete' ? OP_DELETE : OP_DROP;
+    b[off] =
+      o.kind === 'put' ? putCode(o.note) : o.kind === 'delete' ? (o.absent ? OP_DELETE_ABSENT : OP_DELETE) : OP_DROP;
     b.writeUInt16LE(names[i].length, off + 1);
     b.set(names[i], off + 3);
     off += 3 + names[i].length;
@@ -40,10 +66,15 @@ export function encodeOps(ops: Op[]): Buffer {
       off += 4 + o.value.length;
     }
   }
+  b.writeDoubleLE(time, off);
   return b;
 }
 
 export function decodeOps(b: Buffer, lsn: number): Op[] {
+  return decodeCommit(b, lsn).ops;
+}
+
+export function decodeCommit(b: Buffer, lsn: number): CommitBody {
   const bad = (why: string) => new CorruptionError('wal', undefined, `record lsn ${lsn}: ${why}`);
   if (b.length < 4) throw bad('short body');
   const n = b.readUInt32LE(0);
@@ -63,14 +94,14 @@ export function decodeOps(b: Buffer, lsn: number): Op[] {
       ops.push({ kind: 'drop', tree });
       continue;
     }
-    if (kind !== OP_PUT && kind !== OP_DELETE) throw bad(`unknown op ${kind}`);
+    if (kind === undefined || kind < OP_PUT || kind > OP_DELETE_ABSENT) throw bad(`unknown op ${kind}`);
     need(2);
     const keyLen = b.readUInt16LE(off);
     need(2 + keyLen);
     const key = Uint8Array.prototype.slice.call(b, off + 2, off + 2 + keyLen);
     off += 2 + keyLen;
-    if (kind === OP_DELETE) {
-      ops.push({ kind: 'delete', tree, key });
+    if (kind === OP_DELETE || kind === OP_DELETE_ABSENT) {
+      ops.push(kind === OP_DELETE ? { kind: 'delete', tree, key } : { kind: 'delete', tree, key, absent: true });
       continue;
     }
     need(4);
@@ -78,8 +109,15 @@ export function decodeOps(b: Buffer, lsn: number): Op[] {
     need(4 + vlen);
     const value = Uint8Array.prototype.slice.call(b, off + 4, off + 4 + vlen);
     off += 4 + vlen;
-    ops.push({ kind: 'put', tree, key, value });
+    if (kind === OP_PUT) ops.push({ kind: 'put', tree, key, value });
+    else ops.push({ kind: 'put', tree, key, value, note: kind === OP_PUT_INSERT ? 'insert' : 'touch' });
+  }
+  let time = 0;
+  if (b.length - off === TIME_BYTES) {
+    time = b.readDoubleLE(off);
+    off += TIME_BYTES;
+    if (!Number.isFinite(time) || time < 0) throw bad('bad commit time');
   }
   if (off !== b.length) throw bad('trailing bytes');
-  return ops;
+  return { ops, time };
 }

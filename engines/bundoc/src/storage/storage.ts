@@ -30,7 +30,7 @@ import { syncDir, syncFile } from './fsync-observer.js';
 import { DirLock } from './lock.js';
 import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
 import { compareBytes, isOverflow, type LeafValue, leafEntrySize, own, type TreeNode } from './node.js';
-import { decodeOps, encodeOps, type Op } from './ops.js';
+import { decodeCommit, decodeOps, encodeOps, type Op } from './ops.js';
 import { PageSealer } from './page-seal.js';
 import { Pager } from './pager.js';
 import { keyString } from './sorted-keys.js';
@@ -51,6 +51,19 @@ export interface StorageOptions {
   checkpointIntervalMs?: number;
   /** WAL segment size before rotation (default 32 MiB). */
   walSegmentBytes?: number;
+  /**
+   * Log kept behind the last checkpoint so change streams can resume from older LSNs (default 0: only
+   * what recovery needs). Whole segments are kept while the older ones sum to less than this.
+   */
+  walRetentionBytes?: number;
+}
+
+/** One committed transaction as change streams see it: its LSN, commit time and changes in key order. */
+export interface Commit {
+  lsn: number;
+  /** Commit time, ms since the epoch (0 for records written before commit times were logged). */
+  time: number;
+  ops: readonly Op[];
 }
 
 export interface StorageStats {
@@ -191,6 +204,9 @@ export class Storage implements TxHost {
   #closing: Promise<void> | undefined;
   #failed: StoreFailedError | undefined;
   #inflight = new Set<Promise<unknown>>();
+  /** Commits logged but not yet announced to commit listeners, in LSN order. */
+  readonly #unannounced: Commit[] = [];
+  readonly #commitListeners = new Set<(c: Commit) => void>();
   commits = 0;
   conflicts = 0;
   checkpoints = 0;
@@ -237,6 +253,7 @@ export class Storage implements TxHost {
     positive(o.checkpointBytes, 'checkpointBytes', 1);
     positive(o.checkpointIntervalMs, 'checkpointIntervalMs', 0);
     positive(o.walSegmentBytes, 'walSegmentBytes', 4096);
+    positive(o.walRetentionBytes, 'walRetentionBytes', 0);
     if (o.durability !== undefined && !['full', 'normal', 'off'].includes(o.durability)) {
       throw new InvalidArgumentError("durability must be 'full', 'normal' or 'off'");
     }
@@ -247,6 +264,7 @@ export class Storage implements TxHost {
       checkpointBytes: o.checkpointBytes ?? 64 * 1024 * 1024,
       checkpointIntervalMs: o.checkpointIntervalMs ?? 60_000,
       walSegmentBytes: o.walSegmentBytes ?? 32 * 1024 * 1024,
+      walRetentionBytes: o.walRetentionBytes ?? 0,
     };
 
     const file = path.join(dir, DATA_FILE);
@@ -607,8 +625,12 @@ export class Storage implements TxHost {
         }
         ops.push(
           w.value === undefined
-            ? { kind: 'delete', tree, key: w.key }
-            : { kind: 'put', tree, key: w.key, value: w.value },
+            ? w.note === 'insert'
+              ? { kind: 'delete', tree, key: w.key, absent: true }
+              : { kind: 'delete', tree, key: w.key }
+            : w.note === undefined
+              ? { kind: 'put', tree, key: w.key, value: w.value }
+              : { kind: 'put', tree, key: w.key, value: w.value, note: w.note },
         );
       }
     }
@@ -618,7 +640,9 @@ export class Storage implements TxHost {
 
   /** Appends a commit record, applies it, then waits for the durability the mode promises. */
   async #log(ops: Op[]): Promise<void> {
-    const lsn = this.#wal.append(encodeOps(ops));
+    const time = Date.now();
+    const lsn = this.#wal.append(encodeOps(ops, time));
+    this.#unannounced.push({ lsn, time, ops });
     try {
       this.#apply(ops, lsn, true);
     } catch (e) {
@@ -637,7 +661,67 @@ export class Storage implements TxHost {
     } finally {
       this.#inflight.delete(wait);
     }
+    this.#announce();
     this.#gc();
+  }
+
+  /**
+   * Hands every commit that became visible to the commit listeners, in LSN order. Commits wait for their
+   * fsync together and resume in any order, so announcing goes through one queue, never per commit.
+   */
+  #announce(): void {
+    const visible = this.#visible;
+    const q = this.#unannounced;
+    let n = 0;
+    while (n < q.length && q[n]!.lsn <= visible) n++;
+    if (n === 0) return;
+    const ready = q.splice(0, n);
+    for (const fn of this.#commitListeners) {
+      for (const c of ready) {
+        try {
+          fn(c);
+        } catch {
+          // A listener's failure is its own: commits and other listeners go on.
+        }
+      }
+    }
+  }
+
+  /** The LSN of the last commit readers can see (acknowledged in this durability mode). */
+  get visibleLsn(): number {
+    return this.#visible;
+  }
+
+  /**
+   * Calls `fn` with every commit that becomes visible from now on, in LSN order, synchronously after it
+   * is acknowledged. Returns the function that stops it.
+   */
+  onCommit(fn: (commit: Commit) => void): () => void {
+    this.assertUsable();
+    if (typeof fn !== 'function') throw new InvalidArgumentError('onCommit needs a function');
+    const entry = (c: Commit) => fn(c);
+    this.#commitListeners.add(entry);
+    return () => {
+      this.#commitListeners.delete(entry);
+    };
+  }
+
+  /**
+   * The commits with afterLsn < lsn <= upToLsn (default: visibleLsn now) read back from the log, in order.
+   * HistoryUnavailableError when checkpoints already dropped the first of them.
+   */
+  async *commitsSince(afterLsn: number, upToLsn: number = this.#visible): AsyncGenerator<Commit> {
+    this.assertUsable();
+    if (!Number.isSafeInteger(afterLsn) || afterLsn < 0) {
+      throw new InvalidArgumentError('afterLsn must be an integer >= 0');
+    }
+    if (afterLsn > this.#wal.lastLsn) {
+      throw new InvalidArgumentError(`afterLsn ${afterLsn} is beyond the last commit (${this.#wal.lastLsn})`);
+    }
+    for await (const rec of this.#wal.records(afterLsn, Math.min(upToLsn, this.#visible))) {
+      const { ops, time } = decodeCommit(rec.body, rec.lsn);
+      yield { lsn: rec.lsn, time, ops };
+    }
   }
 
   #apply(ops: Op[], lsn: number, keepVersions: boolean): void {
@@ -832,7 +916,7 @@ export class Storage implements TxHost {
     this.#lastCheckpointAt = Date.now();
     await this.#wal.rotate();
     // The WAL after the previous checkpoint stays: recovery from the other meta page replays it.
-    await this.#wal.dropSegmentsUpTo(previousCpLsn);
+    await this.#wal.dropSegmentsUpTo(previousCpLsn, this.#opts.walRetentionBytes);
     this.#walBytesAtCheckpoint = this.#wal.stats().bytes;
   }
 

@@ -1,6 +1,7 @@
 import type { Bound } from './btree.js';
 import { copyOut } from './copy-out.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
+import type { PutNote } from './ops.js';
 import { keyString, SortedKeys, type StrBound } from './sorted-keys.js';
 import { checkKey, checkRange, checkTree, checkValue, type RangeOptions } from './validate.js';
 
@@ -8,6 +9,19 @@ export interface PendingWrite {
   key: Uint8Array;
   /** undefined: delete. */
   value: Uint8Array | undefined;
+  /**
+   * On a put, what the writer said of it (see PutNote). On a delete, 'insert' means the key was absent
+   * before the transaction (logged as such, for change streams: the delete is no change).
+   */
+  note?: PutNote;
+}
+
+/** The note a write carries, given what the transaction already wrote to the key. */
+function combinedNote(prior: PendingWrite | undefined, note: PutNote | undefined): PutNote | undefined {
+  if (!prior) return note;
+  if (prior.note === 'insert') return 'insert';
+  if (prior.value !== undefined && prior.note === 'touch') return note;
+  return undefined;
 }
 
 export interface ScanBatch {
@@ -88,18 +102,35 @@ export class Transaction {
     return this.#host.readAt(tree, key, this.snapshot);
   }
 
-  put(tree: string, key: Uint8Array, value: Uint8Array): void {
+  /**
+   * `note` (for change streams): 'insert' when the caller knows the key is absent, 'touch' when it rewrites
+   * the stored value unchanged. It never changes what is stored.
+   */
+  put(tree: string, key: Uint8Array, value: Uint8Array, note?: PutNote): void {
     this.#assertWritable();
     checkTree(tree);
     checkKey(key, this.#host.maxKey);
     checkValue(value);
-    this.#writeSet(tree).set(keyString(key), { key: ownCopy(key), value: ownCopy(value) });
+    if (note !== undefined && note !== 'insert' && note !== 'touch') {
+      throw new InvalidArgumentError(`put note must be 'insert' or 'touch', got ${String(note)}`);
+    }
+    const set = this.#writeSet(tree);
+    const ks = keyString(key);
+    const w: PendingWrite = { key: ownCopy(key), value: ownCopy(value) };
+    const n = combinedNote(set.get(ks), note);
+    if (n !== undefined) w.note = n;
+    set.set(ks, w);
   }
 
   delete(tree: string, key: Uint8Array): boolean {
     this.#assertWritable();
     const existed = this.get(tree, key) !== undefined;
-    this.#writeSet(tree).set(keyString(key), { key: ownCopy(key), value: undefined });
+    const set = this.#writeSet(tree);
+    const ks = keyString(key);
+    const prior = set.get(ks);
+    const w: PendingWrite = { key: ownCopy(key), value: undefined };
+    if (prior ? prior.note === 'insert' : !existed) w.note = 'insert';
+    set.set(ks, w);
     return existed;
   }
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { crc32 } from './checksum.js';
 import { CRYPTO_BYTES, WAL_DIR } from './constants.js';
 import { type Cipher, walAad } from './crypto.js';
-import { CorruptionError, StoreFailedError } from './errors.js';
+import { CorruptionError, HistoryUnavailableError, StoreFailedError } from './errors.js';
 import { syncDir, syncFile } from './fsync-observer.js';
 
 export type Durability = 'full' | 'normal' | 'off';
@@ -466,15 +466,71 @@ export class Wal {
   }
 
   /** Deletes closed segments whose every record is covered by a durable checkpoint. */
-  async dropSegmentsUpTo(checkpointLsn: number): Promise<number> {
+  async dropSegmentsUpTo(checkpointLsn: number, retainBytes = 0): Promise<number> {
     let dropped = 0;
+    // Bytes of the segments after the first: dropping the first still leaves them as history.
+    let behind = 0;
+    for (let i = 1; i < this.#segments.length; i++) behind += this.#segments[i].size;
     while (this.#segments.length > 1 && this.#segments[0].lastLsn <= checkpointLsn) {
+      if (retainBytes > 0 && behind < retainBytes) break;
+      behind -= this.#segments[1].size;
       const seg = this.#segments.shift()!;
       await fsp.rm(path.join(this.dir, seg.file), { force: true });
       dropped++;
     }
     if (dropped > 0) await syncDir(this.dir);
     return dropped;
+  }
+
+  /**
+   * Records with after < lsn <= upTo, read back from the segment files (decrypted), for change streams.
+   * Only records already written to the file may be asked for (upTo <= writtenLsn).
+   */
+  async *records(after: number, upTo: number): AsyncGenerator<WalRecord> {
+    if (upTo > this.#writtenLsn) throw new RangeError(`records up to ${upTo} are not written yet`);
+    if (after >= upTo) return;
+    const first = this.#segments[0]?.firstLsn ?? after + 1;
+    if (after + 1 < first) throw new HistoryUnavailableError(after, first);
+    let expected = after + 1;
+    // A snapshot of the list: a checkpoint may drop segments while this reads (then: history is gone).
+    for (const seg of this.#segments.slice()) {
+      if (seg.lastLsn < expected && seg !== this.#segments.at(-1)) continue;
+      if (seg.firstLsn > expected) break;
+      let buf: Buffer;
+      try {
+        buf = await fsp.readFile(path.join(this.dir, seg.file));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new HistoryUnavailableError(after, this.#segments[0]?.firstLsn ?? expected);
+        }
+        throw e;
+      }
+      const rel = `${WAL_DIR}/${seg.file}`;
+      let off = SEG_HEADER;
+      while (off < buf.length && expected <= upTo) {
+        const rec = decodeRecordAt(buf, off);
+        if (!rec) throw new CorruptionError(rel, undefined, `record at byte ${off} is damaged`);
+        off = rec.end;
+        if (rec.lsn < expected) continue;
+        if (rec.lsn !== expected) {
+          throw new CorruptionError(
+            rel,
+            undefined,
+            `record at byte ${off} has lsn ${rec.lsn}, expected ${expected}`,
+          );
+        }
+        let body = rec.body;
+        if (this.#cipher) {
+          const plain = this.#cipher.open(body, walAad(rec.lsn));
+          if (!plain) throw new CorruptionError(rel, undefined, `record lsn ${rec.lsn} fails authentication`);
+          body = plain;
+        }
+        yield { lsn: rec.lsn, body };
+        expected++;
+      }
+      if (expected > upTo) return;
+    }
+    if (expected <= upTo) throw new HistoryUnavailableError(after, this.#segments[0]?.firstLsn ?? expected);
   }
 
   /** Segment files in order, for backups and tests. */

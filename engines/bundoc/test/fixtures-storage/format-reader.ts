@@ -185,6 +185,44 @@ export function walRecords(dir: string): WalRecordInfo[] {
   return out;
 }
 
+export interface WalBodyOp {
+  kind: 'put' | 'delete' | 'drop' | 'insert' | 'touch' | 'absent';
+  tree: string;
+  key?: Buffer;
+  value?: Buffer;
+}
+
+/** A plaintext record body by FORMAT.md §7.2: the operations and the commit time (0 when absent). */
+export function walBody(record: Buffer): { ops: WalBodyOp[]; time: number } {
+  const body = record.subarray(24);
+  const kinds = ['', 'put', 'delete', 'drop', 'insert', 'touch', 'absent'] as const;
+  const count = body.readUInt32LE(0);
+  const ops: WalBodyOp[] = [];
+  let off = 4;
+  for (let i = 0; i < count; i++) {
+    const kind = kinds[body[off]!];
+    if (!kind) throw new Error(`unknown op kind ${body[off]}`);
+    const t = body.readUInt16LE(off + 1);
+    const tree = body.toString('utf8', off + 3, off + 3 + t);
+    off += 3 + t;
+    const op: WalBodyOp = { kind, tree };
+    if (kind !== 'drop') {
+      const k = body.readUInt16LE(off);
+      op.key = body.subarray(off + 2, off + 2 + k);
+      off += 2 + k;
+    }
+    if (kind === 'put' || kind === 'insert' || kind === 'touch') {
+      const v = body.readUInt32LE(off);
+      op.value = body.subarray(off + 4, off + 4 + v);
+      off += 4 + v;
+    }
+    ops.push(op);
+  }
+  const time = off === body.length ? 0 : body.readDoubleLE(off);
+  if (off !== body.length && off + 8 !== body.length) throw new Error('trailing bytes in a record body');
+  return { ops, time };
+}
+
 /** Copies a store directory as a crash would leave it (without the dead owner's lock file). */
 export function copyStore(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true, filter: (src) => path.basename(src) !== 'LOCK' });
