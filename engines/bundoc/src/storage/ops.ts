@@ -51,7 +51,13 @@ export function encodeOps(ops: Op[], time = Date.now()): Buffer {
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i];
     b[off] =
-      o.kind === 'put' ? putCode(o.note) : o.kind === 'delete' ? (o.absent ? OP_DELETE_ABSENT : OP_DELETE) : OP_DROP;
+      o.kind === 'put'
+        ? putCode(o.note)
+        : o.kind === 'delete'
+          ? o.absent
+            ? OP_DELETE_ABSENT
+            : OP_DELETE
+          : OP_DROP;
     b.writeUInt16LE(names[i].length, off + 1);
     b.set(names[i], off + 3);
     off += 3 + names[i].length;
@@ -101,7 +107,9 @@ export function decodeCommit(b: Buffer, lsn: number): CommitBody {
     const key = Uint8Array.prototype.slice.call(b, off + 2, off + 2 + keyLen);
     off += 2 + keyLen;
     if (kind === OP_DELETE || kind === OP_DELETE_ABSENT) {
-      ops.push(kind === OP_DELETE ? { kind: 'delete', tree, key } : { kind: 'delete', tree, key, absent: true });
+      ops.push(
+        kind === OP_DELETE ? { kind: 'delete', tree, key } : { kind: 'delete', tree, key, absent: true },
+      );
       continue;
     }
     need(4);
