@@ -5,6 +5,7 @@ import type { Document } from '../document/codec.js';
 import type { SecuritySpec } from '../security/collection-security.js';
 import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
+import { SharedCache } from '../storage/shared-cache.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
 import { RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
 import { ChangeStream, type WatchOptions } from './change-stream.js';
@@ -63,6 +64,28 @@ export class Bundoc {
     this.#tempDir = tempDir;
   }
 
+  static #sharedCache: SharedCache | undefined;
+
+  /**
+   * Process-wide settings for databases opened from now on. `cacheBytes`: one cache budget shared by
+   * every database opened without its own `cacheBytes` or `cache` (null: each gets a private cache
+   * again). Databases already open keep the cache they have.
+   */
+  static configure(settings: { cacheBytes?: number | null }): void {
+    if (settings === null || typeof settings !== 'object')
+      throw new InvalidArgumentError('configure settings must be an object');
+    for (const k of Object.keys(settings))
+      if (k !== 'cacheBytes')
+        throw new InvalidArgumentError(`unknown configure setting "${k}" (allowed: cacheBytes)`);
+    if (settings.cacheBytes === null) Bundoc.#sharedCache = undefined;
+    else if (settings.cacheBytes !== undefined) Bundoc.#sharedCache = new SharedCache(settings.cacheBytes);
+  }
+
+  /** The budget set by configure({ cacheBytes }), for its stats; undefined when none. */
+  static get sharedCache(): SharedCache | undefined {
+    return Bundoc.#sharedCache;
+  }
+
   /**
    * Opens (or creates) the database in `dir`. `':memory:'` opens a fresh database in a temporary
    * directory that close() removes (durability defaults to 'off' there: nothing outlives the process).
@@ -79,10 +102,13 @@ export class Bundoc {
       throw new InvalidArgumentError('onAuditError must be a function');
     let tempDir: string | undefined;
     let opts: StorageOptions = storageOptions;
+    const shared = Bundoc.#sharedCache;
+    if (shared && opts.cache === undefined && opts.cacheBytes === undefined)
+      opts = { ...opts, cache: shared };
     if (dir === ':memory:') {
       tempDir = await mkdtemp(path.join(tmpdir(), 'bundoc-memory-'));
       dir = tempDir;
-      opts = { durability: 'off', ...storageOptions };
+      opts = { durability: 'off', ...opts };
     }
     let st: Storage | undefined;
     try {

@@ -1,4 +1,5 @@
 import type { TreeNode } from './node.js';
+import type { SharedCache } from './shared-cache.js';
 
 export interface PoolStats {
   hits: number;
@@ -24,6 +25,13 @@ interface Slot {
  */
 export class BufferPool {
   readonly capacity: number;
+  readonly pageSize: number;
+  /** The shared budget this pool is part of, if any (then `capacity` only sizes the queues). */
+  readonly #shared: SharedCache | undefined;
+  /** Pages last reported to the shared cache. */
+  #charged = 0;
+  /** When this pool was last used, on the shared cache's clock. */
+  lastUse = 0;
   readonly #probationMax: number;
   readonly #ghostMax: number;
   readonly #probation = new Map<number, TreeNode>();
@@ -33,8 +41,10 @@ export class BufferPool {
   misses = 0;
   evictions = 0;
 
-  constructor(cacheBytes: number, pageSize: number) {
-    this.capacity = Math.max(16, Math.floor(cacheBytes / pageSize));
+  constructor(cacheBytes: number, pageSize: number, shared?: SharedCache) {
+    this.pageSize = pageSize;
+    this.#shared = shared;
+    this.capacity = Math.max(16, Math.floor((shared ? shared.bytes : cacheBytes) / pageSize));
     this.#probationMax = Math.max(4, Math.floor(this.capacity / 4));
     this.#ghostMax = Math.max(8, Math.floor(this.capacity / 2));
   }
@@ -49,6 +59,7 @@ export class BufferPool {
    * hot set out of the protected queue.
    */
   get(pgno: number, promote = true): TreeNode | undefined {
+    if (this.#shared) this.lastUse = this.#shared.tick();
     const slot = this.#protected.get(pgno);
     if (slot) {
       if (promote) slot.ref = true;
@@ -74,17 +85,38 @@ export class BufferPool {
   add(node: TreeNode): void {
     if (this.#ghosts.delete(node.pgno)) this.#protected.set(node.pgno, { node, ref: false });
     else this.#probation.set(node.pgno, node);
+    if (this.#shared) this.#report();
   }
 
   remove(pgno: number): void {
     this.#probation.delete(pgno);
     this.#protected.delete(pgno);
     this.#ghosts.delete(pgno);
+    if (this.#shared) this.#report();
   }
 
-  /** Shrinks to the budget; dirty victims go through `writeBack` first. */
+  /** Tells the shared cache how many bytes this pool holds now. */
+  #report(): void {
+    const size = this.size;
+    if (size !== this.#charged) {
+      this.#shared!.charge((size - this.#charged) * this.pageSize);
+      this.#charged = size;
+    }
+  }
+
+  /** Shrinks to the budget (a shared one: across its stores); dirty victims go through `writeBack` first. */
   evict(writeBack: (node: TreeNode) => void): void {
-    while (this.size > this.capacity) {
+    if (this.#shared) {
+      this.#shared.evict(this);
+      return;
+    }
+    while (this.size > this.capacity) this.evictOne(writeBack);
+  }
+
+  /** Evicts one page (a protected page given a second chance does not count). */
+  evictOne(writeBack: (node: TreeNode) => void): void {
+    const before = this.size;
+    while (this.size === before && this.size > 0) {
       const fromProbation = this.#probation.size > this.#probationMax || this.#protected.size === 0;
       if (fromProbation) {
         const [pgno, node] = this.#probation.entries().next().value as [number, TreeNode];
@@ -98,16 +130,19 @@ export class BufferPool {
         continue;
       }
       const [pgno, slot] = this.#protected.entries().next().value as [number, Slot];
-      this.#protected.delete(pgno);
       if (slot.ref) {
         // Used since it last came round: second chance at the back of the clock.
         slot.ref = false;
+        this.#protected.delete(pgno);
         this.#protected.set(pgno, slot);
         continue;
       }
+      // Written before it leaves: a failed write must not drop a dirty page.
       if (slot.node.dirty) writeBack(slot.node);
+      this.#protected.delete(pgno);
       this.evictions++;
     }
+    if (this.#shared) this.#report();
   }
 
   *nodes(): IterableIterator<TreeNode> {
@@ -119,6 +154,7 @@ export class BufferPool {
     this.#probation.clear();
     this.#protected.clear();
     this.#ghosts.clear();
+    if (this.#shared) this.#report();
   }
 
   stats(): PoolStats {

@@ -12,6 +12,7 @@ export {
   StoreFailedError,
 } from './errors.js';
 export type { Op, PutNote } from './ops.js';
+export { MIN_STORE_PAGES, SharedCache, type SharedCacheStats } from './shared-cache.js';
 export {
   type Commit,
   Storage,

@@ -6,6 +6,7 @@ import { CorruptionError } from './errors.js';
 import { syncFile } from './fsync-observer.js';
 import { decodeNode, encodeNode, type TreeNode } from './node.js';
 import type { PageSealer } from './page-seal.js';
+import type { SharedCache } from './shared-cache.js';
 
 /** Bytes of an overflow/blob page payload header: next page u32, chunk length u32. */
 const CHAIN_HEADER = 8;
@@ -38,6 +39,7 @@ export class Pager {
   fresh = new Set<number>();
   pagesRead = 0;
   pagesWritten = 0;
+  readonly #shared: SharedCache | undefined;
 
   constructor(
     fh: FileHandle,
@@ -47,13 +49,16 @@ export class Pager {
     cacheBytes: number,
     pageCount: number,
     freeList: number[],
+    shared?: SharedCache,
   ) {
     this.fh = fh;
     this.fd = fh.fd;
     this.filePath = filePath;
     this.fileName = fileName;
     this.sealer = sealer;
-    this.pool = new BufferPool(cacheBytes, sealer.pageSize);
+    this.pool = new BufferPool(cacheBytes, sealer.pageSize, shared);
+    this.#shared = shared;
+    shared?.join(this.pool, (n) => this.writeNode(n));
     this.pageCount = pageCount;
     this.freeList = freeList;
   }
@@ -116,6 +121,12 @@ export class Pager {
 
   evict(): void {
     this.pool.evict((n) => this.writeNode(n));
+  }
+
+  /** Empties the cache and leaves the shared budget (the file is closed). */
+  release(): void {
+    this.#shared?.leave(this.pool);
+    this.pool.clear();
   }
 
   alloc(): number {

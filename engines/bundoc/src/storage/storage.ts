@@ -33,6 +33,7 @@ import { compareBytes, isOverflow, type LeafValue, leafEntrySize, own, type Tree
 import { decodeCommit, decodeOps, encodeOps, type Op } from './ops.js';
 import { PageSealer } from './page-seal.js';
 import { Pager } from './pager.js';
+import { SharedCache, type SharedCacheStats } from './shared-cache.js';
 import { keyString } from './sorted-keys.js';
 import { type ScanBatch, Transaction, type TxHost } from './transaction.js';
 import { checkTree } from './validate.js';
@@ -43,6 +44,8 @@ export interface StorageOptions {
   pageSize?: PageSize;
   /** Buffer pool budget in bytes (default 64 MiB). */
   cacheBytes?: number;
+  /** A budget shared with other open stores, instead of a private `cacheBytes` pool. */
+  cache?: SharedCache;
   durability?: Durability;
   encryptionKey?: Uint8Array;
   /** Checkpoint automatically once the WAL grew by this many bytes (default 64 MiB). */
@@ -58,6 +61,11 @@ export interface StorageOptions {
   walRetentionBytes?: number;
 }
 
+/** Options after defaults. */
+type ResolvedOptions = Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize' | 'cache'>> & {
+  cache: SharedCache | undefined;
+};
+
 /** One committed transaction as change streams see it: its LSN, commit time and changes in key order. */
 export interface Commit {
   lsn: number;
@@ -71,7 +79,15 @@ export interface StorageStats {
   pages: number;
   freePages: number;
   fileBytes: number;
-  cache: { pages: number; capacityPages: number; hits: number; misses: number; evictions: number };
+  cache: {
+    pages: number;
+    capacityPages: number;
+    hits: number;
+    misses: number;
+    evictions: number;
+    /** The shared budget this store's cache is part of (`cache` option), if any. */
+    shared?: SharedCacheStats;
+  };
   pagesRead: number;
   pagesWritten: number;
   wal: { bytes: number; segments: number; lastLsn: number; durableLsn: number };
@@ -180,7 +196,7 @@ export class Storage implements TxHost {
   readonly #versions = new VersionStore();
   readonly #catalog = new Map<string, number>();
   readonly #active = new Set<Transaction>();
-  readonly #opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>;
+  readonly #opts: ResolvedOptions;
   #meta: Meta;
   /** Pages of the last checkpoint's catalog blob: in use until the next checkpoint is durable. */
   #blobPages: number[];
@@ -219,7 +235,7 @@ export class Storage implements TxHost {
     meta: Meta,
     blob: CheckpointBlob,
     blobPages: number[],
-    opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>,
+    opts: ResolvedOptions,
   ) {
     this.dir = dir;
     this.#lock = lock;
@@ -250,6 +266,12 @@ export class Storage implements TxHost {
       }
     };
     positive(o.cacheBytes, 'cacheBytes', 0);
+    if (o.cache !== undefined && !(o.cache instanceof SharedCache)) {
+      throw new InvalidArgumentError('cache must be a SharedCache');
+    }
+    if (o.cache !== undefined && o.cacheBytes !== undefined) {
+      throw new InvalidArgumentError('give cacheBytes (a private cache) or cache (a shared one), not both');
+    }
     positive(o.checkpointBytes, 'checkpointBytes', 1);
     positive(o.checkpointIntervalMs, 'checkpointIntervalMs', 0);
     positive(o.walSegmentBytes, 'walSegmentBytes', 4096);
@@ -265,6 +287,7 @@ export class Storage implements TxHost {
       checkpointIntervalMs: o.checkpointIntervalMs ?? 60_000,
       walSegmentBytes: o.walSegmentBytes ?? 32 * 1024 * 1024,
       walRetentionBytes: o.walRetentionBytes ?? 0,
+      cache: o.cache,
     };
 
     const file = path.join(dir, DATA_FILE);
@@ -349,7 +372,7 @@ export class Storage implements TxHost {
     lock: DirLock,
     meta: Meta,
     cipher: Cipher | undefined,
-    opts: Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize'>>,
+    opts: ResolvedOptions,
   ): Promise<Storage> {
     const fh = await fsp.open(path.join(dir, DATA_FILE), 'r+');
     let wal: Wal | undefined;
@@ -363,6 +386,7 @@ export class Storage implements TxHost {
         opts.cacheBytes,
         meta.pageCount,
         [],
+        opts.cache,
       );
       let blob: CheckpointBlob = { trees: [], detached: [], free: [], held: [] };
       let blobPages: number[] = [];
@@ -974,6 +998,7 @@ export class Storage implements TxHost {
         hits: p.hits,
         misses: p.misses,
         evictions: p.evictions,
+        ...(this.#opts.cache ? { shared: this.#opts.cache.stats() } : {}),
       },
       pagesRead: this.#pager.pagesRead,
       pagesWritten: this.#pager.pagesWritten,
@@ -1062,7 +1087,7 @@ export class Storage implements TxHost {
       this.#active.clear();
       await this.#wal.close().catch(() => {});
       await this.#pager.fh.close().catch(() => {});
-      this.#pager.pool.clear();
+      this.#pager.release();
       this.#lock.release();
     }
   }
