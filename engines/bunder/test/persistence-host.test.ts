@@ -255,7 +255,9 @@ function builtCli(): string {
         d.isDirectory() ? newest(join(dir, d.name)) : statSync(join(dir, d.name)).mtimeMs,
       ),
     );
-  if (!existsSync(cli) || statSync(cli).mtimeMs < newest(join(import.meta.dirname, '../src'))) {
+  // The newest file of dist, not cli.js: tsc -b leaves an output whose content did not change untouched.
+  const dist = join(import.meta.dirname, '../dist');
+  if (!existsSync(cli) || newest(dist) < newest(join(import.meta.dirname, '../src'))) {
     throw new Error('engines/bunder/dist is missing or older than src: run `npm run build` first');
   }
   return cli;

@@ -102,7 +102,10 @@ export class ByteInput {
     return out;
   }
 
-  /** A view of the next n bytes, valid only until the next read. */
+  /**
+   * A view of the next n bytes. Chunks are never reused (each refill allocates a new one), so it stays
+   * valid, pinning its chunk while it lives.
+   */
   view(n: number): Buffer {
     this.ensure(n);
     const v = this.buf.subarray(this.p, this.p + n);

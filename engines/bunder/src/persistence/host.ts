@@ -95,7 +95,8 @@ export class PersistenceHost {
   }
 
   private loadRdb(): void {
-    const gen = readRdbFile(this.rdbPath);
+    // Views, not copies: loadEntry turns every string into a JS string before the next entry is read.
+    const gen = readRdbFile(this.rdbPath, { views: true });
     let keys = 0;
     const now = Date.now();
     let r = gen.next();

@@ -36,6 +36,11 @@ export interface RdbReadOptions {
   readonly file?: string;
   /** Verify the CRC-64 footer (default true). A stored checksum of 0 means "disabled" and is accepted. */
   readonly verifyChecksum?: boolean;
+  /**
+   * Plain strings (keys, values, elements) as views into the file's read chunks instead of copies — for a
+   * consumer that converts each entry before asking for the next (a view pins its 1 MiB chunk). Files only.
+   */
+  readonly views?: boolean;
 }
 
 export interface RdbSummary {
@@ -61,10 +66,13 @@ export function readRdbFile(path: string, options: RdbReadOptions = {}): Generat
   return readRdbInput(ByteInput.fromFile(path), { ...options, file: options.file ?? path }, true);
 }
 
+/** Options for readRdb (a Buffer): views are for files only. */
+type BufferReadOptions = Omit<RdbReadOptions, 'views'>;
+
 /** Reads an RDB held in memory, starting at `start` (an AOF's RDB preamble starts at 0). */
 export function readRdb(
   buf: Buffer,
-  options: RdbReadOptions = {},
+  options: BufferReadOptions = {},
   start = 0,
 ): Generator<StoredEntry, RdbSummary> {
   return readRdbInput(ByteInput.fromBuffer(buf, start), options, false);
@@ -101,6 +109,7 @@ class RdbParser {
   private readonly input: ByteInput;
   private readonly file: string | undefined;
   private readonly verifyChecksum: boolean;
+  private readonly views: boolean;
   private version = 0;
   /** Start of the value being decoded, for errors inside compact blobs. */
   private valueStart = 0;
@@ -109,6 +118,7 @@ class RdbParser {
     this.input = input;
     this.file = options.file;
     this.verifyChecksum = options.verifyChecksum ?? true;
+    this.views = options.views === true;
   }
 
   private error(code: ConstructorParameters<typeof RdbError>[0], message: string, offset?: number): RdbError {
@@ -303,8 +313,11 @@ class RdbParser {
     const at = input.offset;
     const b = input.u8();
     const kind = b >> 6;
-    if (kind === 0) return input.bytes(b & 0x3f);
-    if (kind === 1) return input.bytes(((b & 0x3f) << 8) | input.u8());
+    if (kind === 0) return this.views ? input.view(b & 0x3f) : input.bytes(b & 0x3f);
+    if (kind === 1) {
+      const n = ((b & 0x3f) << 8) | input.u8();
+      return this.views ? input.view(n) : input.bytes(n);
+    }
     if (kind === 2) {
       if (b === 0x80) return input.bytes(input.u32be());
       if (b === 0x81) {
