@@ -11,6 +11,8 @@ interface Param {
   value: string;
   values?: readonly string[];
   immutable?: boolean;
+  /** Smallest value of an int parameter. */
+  min?: number;
 }
 
 const MEMORY_UNITS: Record<string, number> = {
@@ -69,6 +71,8 @@ export class Config {
       ],
     });
     p('maxmemory-samples', 'int', '5');
+    p('lfu-log-factor', 'int', '10', { min: 0 });
+    p('lfu-decay-time', 'int', '1', { min: 0 });
     p('notify-keyspace-events', 'special', '');
     p('databases', 'int', '16', { immutable: true });
     p('proto-max-bulk-len', 'memory', String(512 * 1024 * 1024));
@@ -143,6 +147,9 @@ export class Config {
     switch (p.kind) {
       case 'int':
         if (!/^-?\d+$/.test(v)) throw new ConfigError("argument couldn't be parsed into an integer");
+        if (p.min !== undefined && (Number(v) < p.min || Number(v) > 2147483647)) {
+          throw new ConfigError(`argument must be between ${p.min} and 2147483647 inclusive`);
+        }
         break;
       case 'memory': {
         const n = parseMemory(v);

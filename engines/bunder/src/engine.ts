@@ -48,6 +48,8 @@ const NO_AUTH_NEEDED = new Set(['auth', 'hello', 'quit']);
 export class Engine extends EventEmitter {
   readonly ks: Keyspace;
   readonly config: Config;
+  /** Set by the first OBJECT IDLETIME: from then on, idle times are kept under every policy. */
+  idleTimesWanted = false;
   readonly commands = new Map<string, CommandSpec>();
   readonly clients = new Map<number, Client>();
   readonly channels = new Map<string, Set<Client>>();
@@ -123,12 +125,16 @@ export class Engine extends EventEmitter {
     };
     this.slowlogThreshold = config.int('slowlog-log-slower-than');
     this.maxmemory = config.int('maxmemory');
-    this.ks.setTracking(trackingFor(config.get('maxmemory-policy')));
+    this.ks.setTracking(trackingFor(config.get('maxmemory-policy'), false));
+    this.ks.lfuLogFactor = config.int('lfu-log-factor');
+    this.ks.lfuDecayTime = config.int('lfu-decay-time');
     config.onChange = (name, value) => {
+      if (name === 'lfu-log-factor') this.ks.lfuLogFactor = config.int('lfu-log-factor');
+      if (name === 'lfu-decay-time') this.ks.lfuDecayTime = config.int('lfu-decay-time');
       if (name === 'notify-keyspace-events') this.notifyFlags = value;
       if (name === 'slowlog-log-slower-than') this.slowlogThreshold = Number(value);
       if (name === 'maxmemory') this.maxmemory = config.int('maxmemory');
-      if (name === 'maxmemory-policy') this.ks.setTracking(trackingFor(value));
+      if (name === 'maxmemory-policy') this.ks.setTracking(trackingFor(value, this.idleTimesWanted));
     };
   }
 

@@ -11,7 +11,7 @@
  */
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { Engine } from './engine.js';
-import type { Database } from './keyspace.js';
+import type { Database, Tracking } from './keyspace.js';
 import { ErrorReply } from './reply.js';
 import { collectGarbage, collectYoungGarbage } from './util/memory.js';
 import { estimateBytes } from './util/value-size.js';
@@ -28,11 +28,14 @@ export type Policy =
   | 'volatile-random'
   | 'volatile-ttl';
 
-/** The access data a policy needs the keyspace to keep. */
-export function trackingFor(policy: string): 'lru' | 'lfu' | null {
+/**
+ * The access data a policy needs the keyspace to keep. Other policies keep none — unless OBJECT IDLETIME
+ * was used (`idle`): then last-access times, which cost a map entry per key (~65 B), hence not by default.
+ */
+export function trackingFor(policy: string, idle: boolean): Tracking | null {
   if (policy.endsWith('-lru')) return 'lru';
   if (policy.endsWith('-lfu')) return 'lfu';
-  return null;
+  return idle ? 'idle' : null;
 }
 
 interface Candidate {
@@ -169,14 +172,17 @@ export class Evictor {
     let best: string | null = null;
     let bestCount = Number.POSITIVE_INFINITY;
     let seen = 0;
+    const ks = this.engine.ks;
+    const lfu = ks.tracking === 'lfu';
     let scanned = 0;
     for (const [key, value] of db.access!) {
       // volatile policies skip keys without a TTL, within a bound (then sampling takes over)
       if (++scanned > 1024) break;
       if (volatile && !db.expires.has(key)) continue;
       if (!db.dict.has(key)) continue;
-      if (value < bestCount) {
-        bestCount = value;
+      const count = lfu ? ks.lfuCounter(value) : value;
+      if (count < bestCount) {
+        bestCount = count;
         best = key;
       }
       if (++seen >= n) break;
@@ -197,7 +203,9 @@ export class Evictor {
     if (policy.endsWith('-random')) return Math.random();
     if (policy === 'volatile-ttl') return db.expires.get(key) ?? Number.POSITIVE_INFINITY;
     // LRU: last access time; LFU: access counter. A key never touched since tracking began scores 0.
-    return db.access?.get(key) ?? 0;
+    const v = db.access?.get(key);
+    if (v === undefined) return 0;
+    return this.engine.ks.tracking === 'lfu' ? this.engine.ks.lfuCounter(v) : v;
   }
 
   /** Up to `n` keys taken where the previous sample of this database stopped, wrapping around. */

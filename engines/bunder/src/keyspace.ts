@@ -184,7 +184,15 @@ export class Database {
 }
 
 const LFU_INIT = 5;
-const LFU_LOG_FACTOR = 10;
+
+/**
+ * Per-key access data (Database.access), like the 24 bits Redis keeps in every object:
+ * - 'lru' (an LRU policy): the last access time, the map kept in access order for eviction;
+ * - 'idle' (any other non-LFU policy): the last access time, for OBJECT IDLETIME;
+ * - 'lfu' (an LFU policy): Redis's logarithmic counter and the minute it was last decremented, packed as
+ *   minutes * 256 + counter; it decays by one per lfu-decay-time minutes without access.
+ */
+export type Tracking = 'lru' | 'idle' | 'lfu';
 
 export class Keyspace {
   readonly dbs: Database[] = [];
@@ -194,39 +202,70 @@ export class Keyspace {
   onExpire: ExpireListener | null = null;
 
   /** What per-key access data the maxmemory policy needs (null: none is kept). */
-  tracking: 'lru' | 'lfu' | null = null;
+  tracking: Tracking | null = null;
+  /** lfu-log-factor: the higher, the more accesses a counter step takes. */
+  lfuLogFactor = 10;
+  /** lfu-decay-time: minutes without access per counter decrement (0: no decay). */
+  lfuDecayTime = 1;
 
   constructor(databases = 16) {
     for (let i = 0; i < databases; i++) this.dbs.push(new Database(i, this));
   }
 
   /** Starts or stops keeping access data; switching starts every key afresh (as just used / counter 5). */
-  setTracking(mode: 'lru' | 'lfu' | null): void {
+  setTracking(mode: Tracking | null): void {
     if (mode === this.tracking) return;
+    const keepTimes = this.tracking === 'lru' && mode === 'idle'; // both are last-access times
     this.tracking = mode;
+    if (keepTimes) return;
+    const fresh = mode === 'lfu' ? this.#lfuPack(LFU_INIT) : this.now;
     for (const db of this.dbs) {
       db.access = mode === null ? null : new Map();
-      if (db.access)
-        for (const key of db.dict.keys()) db.access.set(key, mode === 'lru' ? this.now : LFU_INIT);
+      if (db.access) for (const key of db.dict.keys()) db.access.set(key, fresh);
     }
   }
 
+  #minutes(): number {
+    return Math.floor(this.now / 60_000);
+  }
+
+  #lfuPack(counter: number): number {
+    return this.#minutes() * 256 + counter;
+  }
+
+  /** The LFU counter of a packed access value after decay (Redis's LFUDecrAndReturn). */
+  lfuCounter(packed: number): number {
+    const counter = packed % 256;
+    if (this.lfuDecayTime <= 0) return counter;
+    const periods = Math.floor((this.#minutes() - Math.floor(packed / 256)) / this.lfuDecayTime);
+    return periods > 0 ? Math.max(0, counter - periods) : counter;
+  }
+
   /**
-   * Records an access. LRU: the time. LFU: Redis's logarithmic counter (lfu-log-factor 10, new keys at
-   * 5): the higher it is, the less likely an access raises it, so 255 means roughly a million accesses.
+   * Records an access. LRU/idle: the time. LFU: the decayed counter raised with probability
+   * 1 / ((counter - 5) * lfu-log-factor + 1), so 255 means roughly a million accesses.
    */
   touch(access: Map<string, number>, key: string): void {
+    if (this.tracking === 'idle') {
+      access.set(key, this.now);
+      return;
+    }
     // Re-inserting keeps the map in access order, least recent first: eviction reads it from the front.
     if (this.tracking === 'lru') {
       access.delete(key);
       access.set(key, this.now);
       return;
     }
-    let counter = access.get(key) ?? LFU_INIT;
-    if (counter < 255 && Math.random() < 1 / (Math.max(0, counter - LFU_INIT) * LFU_LOG_FACTOR + 1))
+    const packed = access.get(key);
+    if (packed === undefined) {
+      access.set(key, this.#lfuPack(LFU_INIT)); // a new key starts at 5; its creation is no access
+      return;
+    }
+    let counter = this.lfuCounter(packed);
+    if (counter < 255 && Math.random() < 1 / (Math.max(0, counter - LFU_INIT) * this.lfuLogFactor + 1))
       counter++;
     access.delete(key);
-    access.set(key, counter);
+    access.set(key, this.#lfuPack(counter));
   }
 
   /** One active-expiry pass: sample keys with a TTL in each db until the time budget is used. */

@@ -275,18 +275,25 @@ function object(c: Client, argv: string[], e: Engine): Reply {
         ? 2147483647
         : 1;
     case 'idletime': {
-      // Access times are kept only under an LRU policy; otherwise every key reads as just used.
       const ks = e.ks;
       if (ks.tracking === 'lfu') {
         return err(
           'ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
         );
       }
-      const at = ks.tracking === 'lru' ? c.db.access?.get(argv[2]!) : undefined;
+      if (ks.tracking === null) {
+        // Idle times are kept from the first OBJECT IDLETIME on (see trackingFor): every key starts now.
+        e.idleTimesWanted = true;
+        ks.setTracking('idle');
+      }
+      const at = c.db.access?.get(argv[2]!);
       return at === undefined ? 0 : Math.max(0, Math.floor((ks.now - at) / 1000));
     }
     default:
-      if (e.ks.tracking === 'lfu') return c.db.access?.get(argv[2]!) ?? 5;
+      if (e.ks.tracking === 'lfu') {
+        const packed = c.db.access?.get(argv[2]!);
+        return packed === undefined ? 5 : e.ks.lfuCounter(packed);
+      }
       return err(
         'ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.',
       );
