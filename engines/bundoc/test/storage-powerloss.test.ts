@@ -47,7 +47,12 @@ class DiskModel {
         };
       }
       const listing = new Map<string, number>();
-      for (const name of fs.readdirSync(target)) listing.set(name, fs.statSync(path.join(target, name)).ino);
+      for (const name of fs.readdirSync(target)) {
+        // A file removed meanwhile (a segment dropped on the thread pool between the two calls): its
+        // removal reaching the disk is one of the outcomes a power loss may leave.
+        const st = fs.statSync(path.join(target, name), { throwIfNoEntry: false });
+        if (st) listing.set(name, st.ino);
+      }
       return () => {
         onEvent?.();
         this.dirs.set(path.resolve(target), listing);
