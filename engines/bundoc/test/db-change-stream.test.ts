@@ -356,6 +356,33 @@ t.test('a consumer that falls behind gets an overflow error with an exact resume
   );
 });
 
+t.test('resuming reads history at the pace of the consumer, never overflowing on it', async (t) => {
+  const db = await Bundoc.open(':memory:');
+  t.teardown(() => db.close());
+  const c = db.collection('c');
+  for (let i = 0; i < 200; i++) await c.insertOne({ _id: i });
+  const s = db.watch({ resumeAfter: 0, maxBuffered: 10 });
+  const ids: unknown[] = [];
+  for (let i = 0; i < 200; i++) {
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 20)); // a slow consumer
+    const r = await s.next();
+    if (r.done) break;
+    ids.push(r.value.id);
+    if (i === 100) await c.insertOne({ _id: 'live' }); // held until the replay is done
+  }
+  t.same(
+    ids,
+    Array.from({ length: 200 }, (_, i) => i),
+    '200 events through a buffer of 10',
+  );
+  t.same(
+    (await take(s, 1)).map((e) => e.id),
+    ['live'],
+    'then the live commit',
+  );
+  s.close();
+});
+
 t.test("the caller's list rule decides which documents it sees; admin streams are audited", async (t) => {
   const audits: AuditEvent[] = [];
   const db = await Bundoc.open(':memory:', { audit: (e) => void audits.push(e) });

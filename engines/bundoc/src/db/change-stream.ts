@@ -75,6 +75,8 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
   #head = 0;
   /** Commits announced while older ones are still being read from the log. */
   #held: Commit[] | undefined;
+  /** Resumes a log replay waiting for the consumer (see #replay). */
+  #drained: (() => void) | undefined;
   #waiter: ((r: IteratorResult<ChangeEvent<T>>) => void) | undefined;
   #failWaiter: ((e: unknown) => void) | undefined;
   #error: unknown;
@@ -123,8 +125,10 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
     this.#lastDeliveredLsn = this.#lastQueuedLsn;
     // Subscribe first, in the same tick as reading `now`: every commit after it is announced to us.
     this.#unsubscribe = storage.onCommit((c) => {
-      if (this.#held) this.#held.push(c);
-      else this.#take(c);
+      if (!this.#held) this.#take(c);
+      else if (this.#held.push(c) > this.#maxBuffered) {
+        this.#fail(new ChangeStreamOverflowError(this.#maxBuffered, this.#lastDeliveredLsn));
+      }
     });
     if (resume !== undefined && resume < now) {
       this.#held = [];
@@ -142,11 +146,21 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
     return this.#lastDeliveredLsn;
   }
 
+  /**
+   * Reads the log at the consumer's pace: past half of maxBuffered queued events it waits for the queue
+   * to drain (history is no reason to overflow); live commits meanwhile wait in #held.
+   */
   async #replay(after: number, upTo: number): Promise<void> {
     try {
       for await (const c of this.#core.storage.commitsSince(after, upTo)) {
         if (this.#done) return;
         this.#take(c);
+        if (this.#pending() >= this.#maxBuffered / 2) {
+          await new Promise<void>((r) => {
+            this.#drained = r;
+          });
+          if (this.#done) return;
+        }
       }
       const held = this.#held ?? [];
       this.#held = undefined;
@@ -245,7 +259,14 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
       this.#head = 0;
     }
     this.#deliver(ev);
+    if (this.#drained && this.#pending() <= this.#maxBuffered / 4) this.#release();
     return ev;
+  }
+
+  #release(): void {
+    const r = this.#drained;
+    this.#drained = undefined;
+    r?.();
   }
 
   #deliver(ev: ChangeEvent<T>): void {
@@ -273,6 +294,7 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
 
   #stop(): void {
     this.#done = true;
+    this.#release();
     this.#unsubscribe();
     this.#onClose(this);
   }
