@@ -14,6 +14,8 @@ t.teardown(fixtures.cleanup);
 
 interface RunResult {
   acked: number[];
+  /** Acknowledged commits whose delete removed a key. */
+  removers: number[];
   ready: boolean;
 }
 
@@ -50,7 +52,8 @@ function runAndKill(dir: string, durability: string, start: number, duringOpen: 
       lines.pop();
       resolve({
         ready: lines.includes('READY'),
-        acked: lines.filter((l) => l.startsWith('A ')).map((l) => Number(l.slice(2))),
+        acked: lines.filter((l) => l.startsWith('A ')).map((l) => Number.parseInt(l.slice(2), 10)),
+        removers: lines.filter((l) => /^A \d+ d$/.test(l)).map((l) => Number.parseInt(l.slice(2), 10)),
       });
     });
   });
@@ -59,12 +62,13 @@ function runAndKill(dir: string, durability: string, start: number, duringOpen: 
 async function checkStore(
   dir: string,
   acked: Set<number>,
+  removers: Set<number>,
   maxStarted: number,
   toCheck: Set<number>,
 ): Promise<void> {
   const st = await Storage.open(dir, { pageSize: 4096, checkpointIntervalMs: 0 });
   try {
-    checkWorkload(st, acked, maxStarted, toCheck);
+    checkWorkload(st, acked, removers, maxStarted, toCheck);
   } finally {
     await st.close();
   }
@@ -75,6 +79,7 @@ async function lane(durability: string, iterations: number): Promise<{ acked: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundoc-crash-'));
   try {
     const acked = new Set<number>();
+    const removers = new Set<number>();
     const toCheck = new Set<number>();
     let next = 0;
     let ready = 0;
@@ -85,9 +90,10 @@ async function lane(durability: string, iterations: number): Promise<{ acked: nu
         acked.add(a);
         toCheck.add(a);
       }
+      for (const a of r.removers) removers.add(a);
       // Numbers handed out but never acknowledged may or may not be present; never reuse them.
       next += 100_000;
-      await checkStore(dir, acked, next, toCheck);
+      await checkStore(dir, acked, removers, next, toCheck);
       // A key whose acknowledged delete was just checked is settled: no commit writes it again.
       for (const i of toCheck) {
         const d = deleterOf(i);

@@ -160,3 +160,64 @@ t.test('normal and off: checkpoints and rotations under concurrent writers never
     t.equal(outcome, 'done', `${durability}: 2000 commits with rotations and checkpoints, then close`);
   }
 });
+
+t.test(
+  'the current segment is written ahead with zeros; a crash image with them recovers every commit',
+  async (t) => {
+    const base = tmp(t);
+    const dir = path.join(base, 'live');
+    const st = await Storage.open(dir, { durability: 'full', checkpointIntervalMs: 0 });
+    for (let i = 0; i < 50; i++) await st.transaction((tx) => tx.put('t', k(i), Buffer.alloc(100, i)));
+    const recs = walRecords(dir);
+    const last = recs.at(-1)!;
+    const end = last.offset + last.length;
+    const seg = fs.readFileSync(last.file);
+    t.ok(seg.length >= 64 * 1024, `segment file ${seg.length} bytes, records end at ${end}`);
+    t.ok(
+      seg.subarray(end).every((b) => b === 0),
+      'only zeros after the last record',
+    );
+
+    const variants: Array<[string, (file: string) => void, number]> = [
+      ['zeros after the records', () => {}, 50],
+      // A record half written before the crash: its bytes end in the zeros written ahead.
+      ['a torn last record, then zeros', (f) => zeroRange(f, last.offset + 30, end), 49],
+      // Stray bytes deep in the zeros are no record: the log still ends at the last valid one.
+      ['garbage far into the zeros', (f) => garbage(f, end + 5000), 50],
+    ];
+    for (const [name, damage, expected] of variants) {
+      const copy = path.join(base, name.replace(/\W+/g, '-'));
+      copyStore(dir, copy);
+      damage(path.join(copy, 'wal', path.basename(last.file)));
+      const re = await Storage.open(copy, { checkpointIntervalMs: 0 });
+      const tx = re.begin({ readOnly: true });
+      let found = 0;
+      for (let i = 0; i < 50; i++) if (tx.get('t', k(i)) !== undefined) found++;
+      tx.abort();
+      t.equal(found, expected, `${name}: ${expected} of 50 commits`);
+      t.equal(re.stats().wal.lastLsn, last.lsn - (50 - expected), `${name}: the log continues after them`);
+      const cut = fs.statSync(path.join(copy, 'wal', path.basename(last.file))).size;
+      t.equal(cut, expected === 50 ? end : last.offset, `${name}: the old segment ends at its last record`);
+      await re.close();
+    }
+    await st.close();
+    t.equal(fs.statSync(last.file).size, end, 'close cuts the zeros off');
+    const re = await Storage.open(dir, { checkpointIntervalMs: 0 });
+    const tx = re.begin({ readOnly: true });
+    t.same(tx.get('t', k(49)), Buffer.alloc(100, 49));
+    tx.abort();
+    await re.close();
+  },
+);
+
+function zeroRange(file: string, from: number, to: number): void {
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(to - from), 0, to - from, from);
+  fs.closeSync(fd);
+}
+
+function garbage(file: string, at: number): void {
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef, 7, 0, 0, 0, 9]), 0, 9, at);
+  fs.closeSync(fd);
+}

@@ -123,6 +123,8 @@ class DiskModel {
 interface Image {
   dir: string;
   acked: Set<number>;
+  /** Acknowledged commits whose delete removed a key (applyCommit's result). */
+  removers: Set<number>;
   started: number;
   partial: boolean;
 }
@@ -143,12 +145,13 @@ async function run(
   t.teardown(() => setFsyncObserver(undefined));
   const images: Image[] = [];
   const acked = new Set<number>();
+  const removers = new Set<number>();
   let next = 0;
   const snap = (partial: boolean, always = false) => {
     if (images.length >= maxImages && !always) return;
     const img = path.join(root, `img-${images.length}`);
     disk.image(dir, img, partial ? rand : undefined);
-    images.push({ dir: img, acked: new Set(acked), started: next, partial });
+    images.push({ dir: img, acked: new Set(acked), removers: new Set(removers), started: next, partial });
   };
   const st = await Storage.open(dir, {
     pageSize: 4096,
@@ -162,7 +165,7 @@ async function run(
   const writer = async () => {
     while (next < commits) {
       const i = next++;
-      await st.transaction((tx) => applyCommit(tx, i));
+      if (await st.transaction((tx) => applyCommit(tx, i))) removers.add(i);
       acked.add(i);
       if (rand() < (2 * maxImages) / commits) snap(rand() < 0.5);
       if (rand() < 0.01) await st.checkpoint();
@@ -186,11 +189,12 @@ async function run(
     const label = `${durability} image ${path.basename(img.dir)}${img.partial ? ' (partial)' : ''}`;
     // 'normal' and 'off' promise nothing about power loss: only consistency is checked there.
     const mustHave = durability === 'full' ? img.acked : new Set<number>();
+    const mustBeGone = durability === 'full' ? img.removers : new Set<number>();
     // Recovery must also survive being interrupted and redone: every fifth image is opened twice.
     for (let round = 0; round < (images.indexOf(img) % 5 === 0 ? 2 : 1); round++) {
       const s2 = await Storage.open(img.dir, { pageSize: 4096, checkpointIntervalMs: 0 });
       try {
-        present += checkWorkload(s2, mustHave, img.started);
+        present += checkWorkload(s2, mustHave, mustBeGone, img.started);
       } catch (e) {
         t.fail(`${label}, open ${round + 1}: ${(e as Error).message} (seed ${seed})`);
         return;

@@ -1,6 +1,7 @@
 import { InvalidDocumentError } from '../document/errors.js';
 import { encodeCompoundKey } from '../keys/encode.js';
 import { compilePathReader, type PathReader, splitPath } from '../query/path.js';
+import { keyString } from '../storage/sorted-keys.js';
 import { type IndexMeta, indexTree } from './catalog.js';
 
 /** A compound index may expand at most this many keys for one document (cartesian product of arrays). */
@@ -144,6 +145,4 @@ export class IndexKeyer {
 }
 
 /** A cheap exact string form of bytes, for Sets and Maps. */
-export function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-}
+export const latin1: (b: Uint8Array) => string = keyString;

@@ -1,4 +1,5 @@
 import { ClosedError } from '../storage/errors.js';
+import { keyString } from '../storage/sorted-keys.js';
 import type { Transaction } from '../storage/transaction.js';
 import type { RangeOptions } from '../storage/validate.js';
 import { assertUserTree } from './reserved.js';
@@ -63,7 +64,7 @@ export class ReplicatedTransaction {
       t = new Map();
       this.#writes.set(tree, t);
     }
-    t.set(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'), {
+    t.set(keyString(key), {
       key: key.slice(),
       value: value?.slice(),
     });

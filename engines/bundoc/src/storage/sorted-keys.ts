@@ -1,7 +1,13 @@
+// Buffer's own latin1 decoder, called on the bytes directly: Buffer.from(...).toString('latin1') first
+// builds a Buffer view, which made this ~3x slower on short keys (5% of a bulk insert's time).
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (s: number, e: number) => string })
+  .latin1Slice;
+
 /** Binary key → string whose UTF-16 order equals the bytes' order (one char per byte). */
-export function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
-}
+export const keyString: (key: Uint8Array) => string =
+  typeof latin1Slice === 'function'
+    ? (key) => latin1Slice.call(key, 0, key.length)
+    : (key) => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
 
 export interface StrBound {
   key: string;

@@ -13,6 +13,14 @@ const SEG_MAGIC = Buffer.from('BDWAL001', 'latin1');
 export const SEG_HEADER = 32;
 export const REC_HEADER = 24;
 const NORMAL_SYNC_MS = 100;
+/**
+ * The current segment is extended with zeros ahead of the records (from 64 KiB, doubling up to 4 MiB at
+ * a time): an fdatasync that must also commit a new file size costs ~160 µs here, one within the file's
+ * allocated length ~110 µs. Segments are cut back to their records when closed.
+ */
+const PREALLOC_MIN = 64 * 1024;
+const PREALLOC_MAX = 4 * 1024 * 1024;
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 export interface WalRecord {
   lsn: number;
@@ -24,7 +32,10 @@ interface Segment {
   file: string;
   firstLsn: number;
   lastLsn: number;
+  /** Bytes of header and records (the logical end of the segment). */
   size: number;
+  /** Length of the file: size plus zeros written ahead (the current segment only). */
+  allocated: number;
 }
 
 interface Waiter {
@@ -69,6 +80,16 @@ function decodeRecordAt(
   };
 }
 
+/** The offset just past the last non-zero byte of buf[from..]: the zeros written ahead start there. */
+function dataEnd(buf: Buffer, from: number): number {
+  let end = buf.length;
+  // Whole 4 KiB blocks of zeros first (Buffer.compare is native), then byte by byte.
+  const block = ZEROS.subarray(0, 4096);
+  while (end - 4096 >= from && buf.compare(block, 0, 4096, end - 4096, end) === 0) end -= 4096;
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
+}
+
 /** Header of a segment file: its size, and its first LSN when the header is intact. */
 async function readSegmentHeader(
   file: string,
@@ -96,8 +117,9 @@ async function readSegmentHeader(
  * later valid record with synced >= the missing LSN means acknowledged data was damaged — that must
  * fail loudly, never be silently dropped.
  */
-function assertTorn(buf: Buffer, off: number, missingLsn: number, rel: string): void {
-  for (let o = off + 1; o + REC_HEADER <= buf.length; o++) {
+function assertTorn(buf: Buffer, off: number, missingLsn: number, rel: string, end: number): void {
+  // A record holds a non-zero LSN, so none starts in the zeros written ahead past `end`.
+  for (let o = off + 1; o < end && o + REC_HEADER <= buf.length; o++) {
     const rec = decodeRecordAt(buf, o);
     if (rec && rec.lsn >= missingLsn && rec.synced >= missingLsn) {
       throw new CorruptionError(
@@ -222,6 +244,7 @@ export class Wal {
         firstLsn: heads[i].firstLsn ?? 0,
         lastLsn: (heads[i + 1].firstLsn ?? cp + 1) - 1,
         size: heads[i].size,
+        allocated: heads[i].size,
       });
     }
     const records: WalRecord[] = [];
@@ -258,8 +281,12 @@ export class Wal {
               `record at byte ${off} (lsn ${expected}) is damaged in a segment that was fully synced`,
             );
           }
-          assertTorn(buf, off, expected, rel);
-          tornBytes += buf.length - off;
+          // Zeros written ahead of the records are no damage: the log simply ends here.
+          const end = dataEnd(buf, off);
+          if (end > off) {
+            assertTorn(buf, off, expected, rel, end);
+            tornBytes += end - off;
+          }
           const fh = await fsp.open(path.join(dir, n), 'r+');
           try {
             await fh.truncate(off);
@@ -287,7 +314,8 @@ export class Wal {
         expected++;
         off = rec.end;
       }
-      segments.push({ no, file: n, firstLsn, lastLsn: expected - 1, size: Math.min(off, buf.length) });
+      const size = Math.min(off, buf.length);
+      segments.push({ no, file: n, firstLsn, lastLsn: expected - 1, size, allocated: size });
     }
     const lastLsn = Math.max(cp, expected - 1);
     const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, segments, lastLsn);
@@ -328,10 +356,54 @@ export class Wal {
     const firstLsn = this.#writtenLsn + 1;
     const fh = await fsp.open(path.join(this.dir, file), 'wx');
     await fh.write(encodeSegmentHeader(no, firstLsn), 0, SEG_HEADER, 0);
+    const seg: Segment = {
+      no,
+      file,
+      firstLsn,
+      lastLsn: firstLsn - 1,
+      size: SEG_HEADER,
+      allocated: SEG_HEADER,
+    };
+    await this.#allocate(fh, seg, SEG_HEADER);
     await syncFile(fh, path.join(this.dir, file));
     await syncDir(this.dir);
     this.#fh = fh;
-    this.#segments.push({ no, file, firstLsn, lastLsn: firstLsn - 1, size: SEG_HEADER });
+    this.#segments.push(seg);
+  }
+
+  /**
+   * Makes the segment's file at least `need` bytes long by writing zeros past its records, ahead of
+   * need (see PREALLOC_MIN): the next fsync commits the new length once for many commits. Past the
+   * rotation point it grows only as needed.
+   */
+  async #allocate(fh: fsp.FileHandle, seg: Segment, need: number): Promise<void> {
+    if (need <= seg.allocated && seg.allocated > SEG_HEADER) return;
+    // Without per-commit fsyncs there is nothing to gain from it.
+    if (this.durability === 'off') {
+      seg.allocated = Math.max(seg.allocated, need);
+      return;
+    }
+    const grow = Math.min(Math.max(seg.allocated, PREALLOC_MIN), PREALLOC_MAX);
+    const cap = Math.max(need, Math.ceil(this.#segmentBytes / 4096) * 4096);
+    const target = Math.max(need, Math.min(seg.allocated + grow, cap));
+    let at = seg.allocated;
+    while (at < target) {
+      const n = Math.min(ZEROS.length, target - at);
+      const { bytesWritten } = await fh.write(ZEROS, 0, n, at);
+      at += bytesWritten;
+    }
+    seg.allocated = at;
+  }
+
+  /** Cuts the zeros written ahead off the current segment and fsyncs it (it is being closed). */
+  async #trimCurrent(): Promise<void> {
+    const seg = this.#segments.at(-1)!;
+    if (seg.allocated > seg.size) {
+      await this.#fh.truncate(seg.size);
+      seg.allocated = seg.size;
+      await syncFile(this.#fh, path.join(this.dir, seg.file));
+      this.fsyncs++;
+    }
   }
 
   /** Buffers one record (synchronously); the returned LSN orders it after every earlier append. */
@@ -390,6 +462,8 @@ export class Wal {
         if (this.#rotateRequested || (seg.size > SEG_HEADER && seg.size >= this.#segmentBytes)) {
           this.#rotateRequested = false;
           await this.#syncNow();
+          // Every segment but the last must end with its last record (recovery checks all of it).
+          await this.#trimCurrent();
           await this.#fh.close();
           await this.#startSegment(seg.no + 1);
           continue;
@@ -400,6 +474,8 @@ export class Wal {
           const last = this.#pendingLastLsn;
           this.#pending = [];
           this.#pendingRecords = 0;
+          if (seg.size + batch.length > seg.allocated)
+            await this.#allocate(this.#fh, seg, seg.size + batch.length);
           // A synchronous write: the bytes only reach the page cache (microseconds), where a thread-pool
           // round trip cost a commit tens of microseconds; the fsync below stays off the event loop.
           writeFully(this.#fh.fd, batch, seg.size);
@@ -561,6 +637,8 @@ export class Wal {
     while (this.#flushing) await this.#flushing;
     if (this.#syncTimer) clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
+    // A closed store's log ends at its last record (a reopened store then reuses an empty segment).
+    if (!this.#failed) await this.#trimCurrent();
     await this.#fh.close();
   }
 }

@@ -4,12 +4,15 @@ import { deleterOf, expectedValue, keyFor } from './workload.js';
 /**
  * Checks a recovered crash-workload store: every acknowledged commit is present (unless a later commit
  * that may have landed deleted it), nothing present is torn or invented, and acknowledged deletes hold.
- * Commits numbered >= maxStarted were never started; `toCheck` limits the per-key checks to a subset of
- * `acked` (the range scan still covers everything present). Throws with the first problem found.
+ * `removers`: acknowledged commits whose delete removed its key (applyCommit's result); a delete that
+ * found its key absent ran before the put, which may then stand. Commits numbered >= maxStarted were never
+ * started; `toCheck` limits the per-key checks to a subset of `acked` (the range scan still covers
+ * everything present). Throws with the first problem found.
  */
 export function checkWorkload(
   st: Storage,
   acked: ReadonlySet<number>,
+  removers: ReadonlySet<number>,
   maxStarted: number,
   toCheck: Iterable<number> = acked,
   tree = 'crash',
@@ -25,7 +28,7 @@ export function checkWorkload(
         continue;
       }
       if (!Buffer.from(v).equals(expectedValue(i))) throw new Error(`value of commit ${i} is wrong`);
-      if (del !== undefined && acked.has(del))
+      if (del !== undefined && removers.has(del))
         throw new Error(`key ${i} survived its acknowledged delete ${del}`);
     }
     let present = 0;

@@ -1,5 +1,6 @@
 // Child process for crash tests: commits forever and reports each acknowledged commit on stdout
-// (pipes are synchronous on Linux, so a printed line means the commit had resolved).
+// (pipes are synchronous on Linux, so a printed line means the commit had resolved): "A <i>", plus " d"
+// when its delete removed a key.
 import { Storage } from '../../src/storage/index.js';
 import { applyCommit } from './workload.js';
 
@@ -20,8 +21,8 @@ process.stdout.write('READY\n');
 async function writer(): Promise<void> {
   for (;;) {
     const i = next++;
-    await st.transaction((tx) => applyCommit(tx, i));
-    process.stdout.write(`A ${i}\n`);
+    const removed = await st.transaction((tx) => applyCommit(tx, i));
+    process.stdout.write(`A ${i}${removed ? ' d' : ''}\n`);
   }
 }
 await Promise.all(Array.from({ length: concurrency }, () => writer()));

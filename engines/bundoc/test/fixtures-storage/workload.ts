@@ -23,8 +23,12 @@ export function deleterOf(i: number): number | undefined {
   return deletes(i + 7) ? i + 7 : undefined;
 }
 
-/** Commit i: puts key i and may delete key i-7, in one transaction. */
-export function applyCommit(tx: Transaction, i: number, tree = 'crash'): void {
+/**
+ * Commit i: puts key i and may delete key i-7, in one transaction. Returns whether the delete removed the
+ * key: concurrent writers commit out of order, and a commit i-7 that lands after commit i (it conflicted
+ * and retried, say) puts a key that commit i found absent and did not remove.
+ */
+export function applyCommit(tx: Transaction, i: number, tree = 'crash'): boolean {
   tx.put(tree, keyFor(i), expectedValue(i));
-  if (deletes(i)) tx.delete(tree, keyFor(i - 7));
+  return deletes(i) ? tx.delete(tree, keyFor(i - 7)) : false;
 }
