@@ -244,8 +244,9 @@ t.test('events replayed into a model give the collection (random concurrent writ
         ),
         { minLength: 1, maxLength: 4 },
       ),
-      async (writers) => {
-        const db = await Bundoc.open(':memory:');
+      fc.boolean(),
+      async (writers, preImages) => {
+        const db = await Bundoc.open(':memory:', { changeStreamPreImages: preImages });
         try {
           const s = db.watch({ collection: 'm' });
           const c = db.collection('m');
@@ -269,6 +270,12 @@ t.test('events replayed into a model give the collection (random concurrent writ
             throw new Error('log replay != live events');
           const model = new Map<unknown, Document>();
           for (const e of events) {
+            // Pre-images: an update or delete carries exactly the version it replaced; nothing else has one.
+            const want = preImages && e.op !== 'insert' ? model.get(e.id) : undefined;
+            if (JSON.stringify(e.before) !== JSON.stringify(want))
+              throw new Error(
+                `before of ${e.op} ${e.id}: ${JSON.stringify(e.before)} != ${JSON.stringify(want)}`,
+              );
             if (e.op === 'insert') {
               if (model.has(e.id)) throw new Error(`insert of existing ${e.id}`);
               model.set(e.id, e.doc!);
@@ -293,7 +300,9 @@ t.test('events replayed into a model give the collection (random concurrent writ
     ),
     { numRuns: 60 },
   );
-  t.pass('60 random histories: live events = log replay, and they rebuild the collection');
+  t.pass(
+    '60 random histories: live events = log replay, they rebuild the collection, pre-images are the replaced versions',
+  );
 });
 
 t.test(
@@ -480,5 +489,99 @@ t.test('an encrypted store resumes from its (encrypted) log', async (t) => {
       { _id: 'k', secret: 'v' },
       { _id: 'k', secret: 'w' },
     ],
+  );
+});
+
+t.test(
+  'changeStreamPreImages: updates and deletes carry the replaced document, live and from the log',
+  async (t) => {
+    const dir = await tempDir(t);
+    let db = await Bundoc.open(dir, { changeStreamPreImages: true, walRetentionBytes: 1 << 20 });
+    const live = db.watch();
+    const users = db.collection('users');
+    await users.insertOne({ _id: 'a', n: 1, role: 'x' });
+    await users.updateOne({ _id: 'a' }, { $inc: { n: 1 } });
+    await users.replaceOne({ _id: 'a' }, { n: 10 });
+    await users.insertMany([{ _id: 'b', role: 'admin' }, { _id: 'c' }]);
+    await users.updateOne({ _id: 'd' }, { $set: { n: 4 } }, { upsert: true });
+    await users.deleteMany({ _id: { $in: ['b', 'c'] } });
+    await users.updateOne({ _id: 'a' }, { $set: { n: 10 } }); // no change: no event
+    const expected = [
+      ['insert', 'a', { _id: 'a', n: 1, role: 'x' }, undefined],
+      ['update', 'a', { _id: 'a', n: 2, role: 'x' }, { _id: 'a', n: 1, role: 'x' }],
+      ['update', 'a', { _id: 'a', n: 10 }, { _id: 'a', n: 2, role: 'x' }],
+      ['insert', 'b', { _id: 'b', role: 'admin' }, undefined],
+      ['insert', 'c', { _id: 'c' }, undefined],
+      ['insert', 'd', { _id: 'd', n: 4 }, undefined],
+      ['delete', 'b', undefined, { _id: 'b', role: 'admin' }],
+      ['delete', 'c', undefined, { _id: 'c' }],
+    ];
+    const got = (ev: ChangeEvent<Document>[]) => ev.map((e) => [e.op, e.id, e.doc, e.before]);
+    t.same(got(await take(live, 8)), expected, 'live');
+    t.ok(await quiet(live), 'nothing else');
+    // A filter on a delete sees the document before it.
+    const admins = db.watch({ filter: { role: 'admin' }, resumeAfter: 0 });
+    t.same(
+      (await drain(admins)).map((e) => [e.op, e.id]),
+      [
+        ['insert', 'b'],
+        ['delete', 'b'],
+      ],
+    );
+    await db.close();
+    // The pre-images are in the log: a stream resumed after a restart has them.
+    db = await Bundoc.open(dir, { walRetentionBytes: 1 << 20 });
+    t.same(
+      got(await drain(db.watch({ resumeAfter: 0 }))),
+      expected,
+      'from the log, opened without the option',
+    );
+    // ... and a store opened without the option logs none from then on.
+    const lsn = db.storage.visibleLsn;
+    await db.collection('users').deleteOne({ _id: 'a' });
+    t.same(got(await drain(db.watch({ resumeAfter: lsn }))), [['delete', 'a', undefined, undefined]]);
+    await db.close();
+  },
+);
+
+t.test(
+  'with pre-images, a caller under rules sees the deletes of documents its list rule allows',
+  async (t) => {
+    const db = await Bundoc.open(':memory:', { changeStreamPreImages: true });
+    t.teardown(() => db.close());
+    await db.createCollection('notes', {
+      rules: { read: 'request.auth != null && resource.data.owner == request.auth.uid', write: 'true' },
+    });
+    const s = db.watch({ ctx: { auth: { uid: 'alice' } } });
+    const notes = db.collection('notes');
+    const admin = { ctx: { auth: null, admin: true } };
+    await notes.insertMany(
+      [
+        { _id: 1, owner: 'alice' },
+        { _id: 2, owner: 'bob' },
+      ],
+      admin,
+    );
+    await notes.deleteMany({}, admin);
+    t.same(
+      (await drain(s)).map((e) => [e.op, e.id, e.before]),
+      [
+        ['insert', 1, undefined],
+        ['delete', 1, { _id: 1, owner: 'alice' }],
+      ],
+      "alice sees her note's delete, not bob's",
+    );
+  },
+);
+
+t.test('pre-image options are checked', async (t) => {
+  const dir = await tempDir(t);
+  await t.rejects(
+    Bundoc.open(dir, { changeStreamPreImages: 'yes' as unknown as boolean }),
+    InvalidArgumentError,
+  );
+  await t.rejects(
+    Bundoc.open(dir, { preImages: () => true } as unknown as Parameters<typeof Bundoc.open>[1]),
+    /use changeStreamPreImages/,
   );
 });

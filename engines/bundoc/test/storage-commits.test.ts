@@ -46,6 +46,8 @@ t.test('commit bodies carry put notes and the commit time; bodies without a time
     { kind: 'put', tree: 't', key: enc('c'), value: enc('3') },
     { kind: 'delete', tree: 't', key: enc('d') },
     { kind: 'delete', tree: 't', key: enc('e'), absent: true },
+    { kind: 'put', tree: 't', key: enc('f'), value: enc('6'), before: enc('5') },
+    { kind: 'delete', tree: 't', key: enc('g'), before: enc('7') },
     { kind: 'drop', tree: 'old' },
   ];
   const body = encodeOps(ops, 1_700_000_000_123.5);
@@ -60,6 +62,73 @@ t.test('commit bodies carry put notes and the commit time; bodies without a time
   const badKind = Buffer.from(body);
   badKind[4] = 9;
   t.throws(() => decodeCommit(badKind, 1), /unknown op 9/);
+  // A pre-image cut short is damage, not a shorter op.
+  const cut = encodeOps([{ kind: 'delete', tree: 't', key: enc('g'), before: enc('7777') }], 0).subarray(
+    0,
+    14,
+  );
+  t.throws(() => decodeCommit(cut, 1), /runs past the end/);
+});
+
+t.test('preImages: puts and deletes of chosen trees log the value they replace', async (t) => {
+  const dir = tmpDir(t);
+  await t.rejects(Storage.open(dir, { preImages: 'all' as unknown as () => boolean }), InvalidArgumentError);
+  const st = await Storage.open(dir, { checkpointIntervalMs: 0, preImages: (tree) => tree === 'docs' });
+  const seen: Commit[] = [];
+  st.onCommit((c) => seen.push(c));
+  await st.transaction((tx) => {
+    tx.put('docs', enc('a'), enc('1'));
+    tx.put('other', enc('a'), enc('1'));
+  });
+  await st.transaction((tx) => {
+    tx.put('docs', enc('a'), enc('2'));
+    tx.put('docs', enc('b'), enc('new'), 'insert');
+    tx.put('other', enc('a'), enc('2'));
+  });
+  await st.transaction((tx) => {
+    tx.delete('docs', enc('a'));
+    tx.delete('docs', enc('zz'));
+    tx.put('docs', enc('b'), enc('new'), 'touch');
+  });
+  const recs = walRecords(dir).map((r) =>
+    walBody(fs.readFileSync(r.file).subarray(r.offset, r.offset + r.length)),
+  );
+  const logged = [...(await collect(st.commitsSince(0)))];
+  await st.close();
+  const show = (o: { kind: string; tree: string; key?: Uint8Array; before?: Uint8Array }) =>
+    [o.kind, o.tree, o.key && dec(o.key), o.before && dec(o.before)].filter((x) => x !== undefined);
+  t.same(
+    recs.map((r) => r.ops.map(show)),
+    [
+      [
+        ['put', 'docs', 'a'],
+        ['put', 'other', 'a'],
+      ],
+      [
+        ['put-before', 'docs', 'a', '1'],
+        ['insert', 'docs', 'b'],
+        ['put', 'other', 'a'],
+      ],
+      [
+        ['delete-before', 'docs', 'a', '2'],
+        ['touch', 'docs', 'b'],
+        ['absent', 'docs', 'zz'],
+      ],
+    ],
+    'the log (independent reader): kinds 7 and 8 only where a replaced value existed',
+  );
+  const befores = (cs: Commit[]) =>
+    cs.map((c) => c.ops.map((o) => (o.kind !== 'drop' && o.before ? dec(o.before) : '-')));
+  t.same(
+    befores(seen),
+    [
+      ['-', '-'],
+      ['1', '-', '-'],
+      ['2', '-', '-'],
+    ],
+    'live commits',
+  );
+  t.same(befores(logged), befores(seen), 'commits read back from the log');
 });
 
 t.test('notes: what a transaction did to each key, net of its own earlier writes', async (t) => {

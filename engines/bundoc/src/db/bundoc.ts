@@ -7,7 +7,7 @@ import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import { SharedCache } from '../storage/shared-cache.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
-import { RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
+import { DOC_TREE_PREFIX, RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
 import { ChangeStream, type WatchOptions } from './change-stream.js';
 import { Collection } from './collection.js';
 import { backoff, DbCore, Scope } from './core.js';
@@ -16,7 +16,13 @@ import { checkCollectionName } from './names.js';
 import { SchemaOps } from './schema-ops.js';
 import type { AuditOptions } from './security-registry.js';
 
-export interface BundocOptions extends StorageOptions, AuditOptions {}
+export interface BundocOptions extends Omit<StorageOptions, 'preImages'>, AuditOptions {
+  /**
+   * Log the version each update and delete replaces, so change events carry it as `before` (live and
+   * resumed alike). Costs a lookup per update/delete and the old document's bytes in the WAL. Default false.
+   */
+  changeStreamPreImages?: boolean;
+}
 
 /** What createCollection and setCollectionSecurity accept (see SECURITY.md). */
 export type CollectionOptions = SecuritySpec;
@@ -95,13 +101,18 @@ export class Bundoc {
       throw new InvalidArgumentError('dir must be a non-empty string');
     if (options === null || typeof options !== 'object')
       throw new InvalidArgumentError('options must be an object');
-    const { audit, onAuditError, ...storageOptions } = options;
+    const { audit, onAuditError, changeStreamPreImages, ...storageOptions } = options;
+    if (changeStreamPreImages !== undefined && typeof changeStreamPreImages !== 'boolean')
+      throw new InvalidArgumentError('changeStreamPreImages must be a boolean');
+    if ('preImages' in storageOptions)
+      throw new InvalidArgumentError('preImages is a storage option: use changeStreamPreImages');
     if (audit !== undefined && typeof audit !== 'function')
       throw new InvalidArgumentError('audit must be a function');
     if (onAuditError !== undefined && typeof onAuditError !== 'function')
       throw new InvalidArgumentError('onAuditError must be a function');
     let tempDir: string | undefined;
     let opts: StorageOptions = storageOptions;
+    if (changeStreamPreImages) opts = { ...opts, preImages: (tree) => tree.startsWith(DOC_TREE_PREFIX) };
     const shared = Bundoc.#sharedCache;
     if (shared && opts.cache === undefined && opts.cacheBytes === undefined)
       opts = { ...opts, cache: shared };

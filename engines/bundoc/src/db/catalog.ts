@@ -35,7 +35,9 @@ export interface CollectionMeta {
   security?: SecuritySpec;
 }
 
-export const docTree = (c: CollectionMeta): string => `${RESERVED_TREE_PREFIX}d/${c.id}`;
+/** Document trees are named DOC_TREE_PREFIX + collection id. */
+export const DOC_TREE_PREFIX = `${RESERVED_TREE_PREFIX}d/`;
+export const docTree = (c: CollectionMeta): string => `${DOC_TREE_PREFIX}${c.id}`;
 export const indexTree = (ix: IndexMeta): string => `${RESERVED_TREE_PREFIX}x/${ix.id}`;
 
 const encoder = new TextEncoder();

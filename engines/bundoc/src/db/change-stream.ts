@@ -7,7 +7,7 @@ import type { AuthContext } from '../security/context.js';
 import { BundocError, InvalidArgumentError } from '../storage/errors.js';
 import type { Commit } from '../storage/storage.js';
 import { type CallOptions, callOptions } from './access.js';
-import { CATALOG_TREE, type CollectionMeta, RESERVED_TREE_PREFIX } from './catalog.js';
+import { CATALOG_TREE, type CollectionMeta, DOC_TREE_PREFIX } from './catalog.js';
 import type { DbCore } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { checkCollectionName } from './names.js';
@@ -26,6 +26,11 @@ export interface ChangeEvent<T extends object = Document> {
   id?: DocId;
   /** The whole document after the change ('insert' and 'update'). */
   doc?: T;
+  /**
+   * The whole document before the change ('update' and 'delete'), when the database was opened with
+   * `changeStreamPreImages` (at the time of the change: resumed history written without it has none).
+   */
+  before?: T;
   /** The commit's LSN: every event of one transaction has the same one; resume with `resumeAfter`. */
   lsn: number;
   /** Commit time. */
@@ -36,8 +41,8 @@ export interface WatchOptions extends CallOptions {
   /** Only this collection's events (exact name). */
   collection?: string;
   /**
-   * Only events whose document matches this filter (query language): the document after the change, or
-   * `{ _id }` for a delete. Drops always pass.
+   * Only events whose document matches this filter (query language): the document after the change; for
+   * a delete the document before it when pre-images are logged, else `{ _id }`. Drops always pass.
    */
   filter?: Record<string, unknown>;
   /** Start after this commit's LSN (from the log: see walRetentionBytes), instead of from now. */
@@ -47,7 +52,6 @@ export interface WatchOptions extends CallOptions {
 }
 
 const WATCH_OPTIONS = ['collection', 'filter', 'resumeAfter', 'maxBuffered'];
-const DOC_TREE_PREFIX = `${RESERVED_TREE_PREFIX}d/`;
 const COLLECTION_KEY_PREFIX = 'c:';
 const decoder = new TextDecoder();
 
@@ -200,6 +204,7 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
               ts,
             }
           : { op: 'delete', collection: name, id, lsn: c.lsn, ts };
+      if (op.before !== undefined) ev.before = decodeDocument(op.before) as T;
       if (!this.#visible(ev)) continue;
       this.#push(ev);
       any = true;
@@ -224,14 +229,17 @@ export class ChangeStream<T extends object = Document> implements AsyncIterableI
     return name;
   }
 
-  /** The filter, and for a caller the rules apply to, the list rule (deletes carry no document to check). */
+  /**
+   * The filter, and for a caller the rules apply to, the list rule: on the document after the change, or
+   * for a delete the one before it (without pre-images a delete has no document to check: not shown).
+   */
   #visible(ev: ChangeEvent<T>): boolean {
-    const probe = ev.doc ?? { _id: ev.id };
-    if (this.#matcher && !this.#matcher(probe)) return false;
+    const subject = ev.doc ?? ev.before;
+    if (this.#matcher && !this.#matcher(subject ?? { _id: ev.id })) return false;
     if (this.#ctx.admin === true) return true;
     const sec = this.#core.security.of(ev.collection);
     if (!sec.hasRules) return true;
-    return ev.doc !== undefined && sec.canList(this.#ctx, ev.doc);
+    return subject !== undefined && sec.canList(this.#ctx, subject);
   }
 
   #pending(): number {

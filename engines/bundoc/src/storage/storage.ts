@@ -59,11 +59,19 @@ export interface StorageOptions {
    * what recovery needs). Whole segments are kept while the older ones sum to less than this.
    */
   walRetentionBytes?: number;
+  /**
+   * Trees whose changes log the value they replace (the `before` of put and delete ops, for change
+   * streams): each such write costs a lookup at commit and its old value in the log. Default: none.
+   */
+  preImages?: (tree: string) => boolean;
 }
 
 /** Options after defaults. */
-type ResolvedOptions = Required<Omit<StorageOptions, 'encryptionKey' | 'pageSize' | 'cache'>> & {
+type ResolvedOptions = Required<
+  Omit<StorageOptions, 'encryptionKey' | 'pageSize' | 'cache' | 'preImages'>
+> & {
   cache: SharedCache | undefined;
+  preImages: ((tree: string) => boolean) | undefined;
 };
 
 /** One committed transaction as change streams see it: its LSN, commit time and changes in key order. */
@@ -276,6 +284,9 @@ export class Storage implements TxHost {
     positive(o.checkpointIntervalMs, 'checkpointIntervalMs', 0);
     positive(o.walSegmentBytes, 'walSegmentBytes', 4096);
     positive(o.walRetentionBytes, 'walRetentionBytes', 0);
+    if (o.preImages !== undefined && typeof o.preImages !== 'function') {
+      throw new InvalidArgumentError('preImages must be a function of the tree name');
+    }
     if (o.durability !== undefined && !['full', 'normal', 'off'].includes(o.durability)) {
       throw new InvalidArgumentError("durability must be 'full', 'normal' or 'off'");
     }
@@ -288,6 +299,7 @@ export class Storage implements TxHost {
       walSegmentBytes: o.walSegmentBytes ?? 32 * 1024 * 1024,
       walRetentionBytes: o.walRetentionBytes ?? 0,
       cache: o.cache,
+      preImages: o.preImages,
     };
 
     const file = path.join(dir, DATA_FILE);
@@ -665,6 +677,7 @@ export class Storage implements TxHost {
   /** Appends a commit record, applies it, then waits for the durability the mode promises. */
   async #log(ops: Op[]): Promise<void> {
     const time = Date.now();
+    if (this.#opts.preImages) this.#addPreImages(ops, this.#opts.preImages);
     const lsn = this.#wal.append(encodeOps(ops, time));
     this.#unannounced.push({ lsn, time, ops });
     try {
@@ -687,6 +700,26 @@ export class Storage implements TxHost {
     }
     this.#announce();
     this.#gc();
+  }
+
+  /**
+   * Sets `before` on the puts and deletes of pre-image trees whose key exists: read from the tree as it
+   * is now, which is the state just before this commit (commits are applied in order, synchronously
+   * after their append, and nothing runs between this and the append).
+   */
+  #addPreImages(ops: Op[], wanted: (tree: string) => boolean): void {
+    let dropped: Set<string> | undefined;
+    for (const op of ops) {
+      if (op.kind === 'drop') {
+        (dropped ??= new Set()).add(op.tree);
+        continue;
+      }
+      if ((op.kind === 'put' ? op.note !== undefined : op.absent === true) || dropped?.has(op.tree)) continue;
+      if (!wanted(op.tree)) continue;
+      const root = this.#catalog.get(op.tree);
+      const lv = root === undefined ? undefined : this.#btree.get(root, op.key);
+      if (lv !== undefined) op.before = this.#materialize(lv);
+    }
   }
 
   /**

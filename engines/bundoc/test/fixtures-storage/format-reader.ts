@@ -186,16 +186,28 @@ export function walRecords(dir: string): WalRecordInfo[] {
 }
 
 export interface WalBodyOp {
-  kind: 'put' | 'delete' | 'drop' | 'insert' | 'touch' | 'absent';
+  kind: 'put' | 'delete' | 'drop' | 'insert' | 'touch' | 'absent' | 'put-before' | 'delete-before';
   tree: string;
   key?: Buffer;
   value?: Buffer;
+  /** Kinds 7 and 8: the value the change replaced. */
+  before?: Buffer;
 }
 
 /** A plaintext record body by FORMAT.md §7.2: the operations and the commit time (0 when absent). */
 export function walBody(record: Buffer): { ops: WalBodyOp[]; time: number } {
   const body = record.subarray(24);
-  const kinds = ['', 'put', 'delete', 'drop', 'insert', 'touch', 'absent'] as const;
+  const kinds = [
+    '',
+    'put',
+    'delete',
+    'drop',
+    'insert',
+    'touch',
+    'absent',
+    'put-before',
+    'delete-before',
+  ] as const;
   const count = body.readUInt32LE(0);
   const ops: WalBodyOp[] = [];
   let off = 4;
@@ -211,9 +223,14 @@ export function walBody(record: Buffer): { ops: WalBodyOp[]; time: number } {
       op.key = body.subarray(off + 2, off + 2 + k);
       off += 2 + k;
     }
-    if (kind === 'put' || kind === 'insert' || kind === 'touch') {
+    if (kind === 'put' || kind === 'insert' || kind === 'touch' || kind === 'put-before') {
       const v = body.readUInt32LE(off);
       op.value = body.subarray(off + 4, off + 4 + v);
+      off += 4 + v;
+    }
+    if (kind === 'put-before' || kind === 'delete-before') {
+      const v = body.readUInt32LE(off);
+      op.before = body.subarray(off + 4, off + 4 + v);
       off += 4 + v;
     }
     ops.push(op);
