@@ -711,7 +711,8 @@ export class Storage implements TxHost {
     let dropped: Set<string> | undefined;
     for (const op of ops) {
       if (op.kind === 'drop') {
-        (dropped ??= new Set()).add(op.tree);
+        dropped ??= new Set();
+        dropped.add(op.tree);
         continue;
       }
       if ((op.kind === 'put' ? op.note !== undefined : op.absent === true) || dropped?.has(op.tree)) continue;
