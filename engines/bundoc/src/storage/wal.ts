@@ -14,12 +14,12 @@ export const SEG_HEADER = 32;
 export const REC_HEADER = 24;
 const NORMAL_SYNC_MS = 100;
 /**
- * The current segment is extended with zeros ahead of the records (from 64 KiB, doubling up to 4 MiB at
+ * The current segment is extended with zeros ahead of the records (from 64 KiB, doubling up to 1 MiB at
  * a time): an fdatasync that must also commit a new file size costs ~160 µs here, one within the file's
  * allocated length ~110 µs. Segments are cut back to their records when closed.
  */
 const PREALLOC_MIN = 64 * 1024;
-const PREALLOC_MAX = 4 * 1024 * 1024;
+const PREALLOC_MAX = 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 
 export interface WalRecord {
