@@ -59,7 +59,12 @@ function loggedBefore(o: Op, code: number): Uint8Array | undefined {
  * before change streams).
  */
 export function encodeOps(ops: Op[], time = Date.now()): Buffer {
-  const names = ops.map((o) => Buffer.from(o.tree, 'utf8'));
+  // Ops come grouped by tree: one encoded name per run, not one Buffer per op.
+  const names: Buffer[] = new Array(ops.length);
+  for (let i = 0; i < ops.length; i++) {
+    const tree = ops[i].tree;
+    names[i] = i > 0 && ops[i - 1].tree === tree ? names[i - 1] : Buffer.from(tree, 'utf8');
+  }
   const codes = ops.map(opCode);
   let size = 4 + TIME_BYTES;
   for (let i = 0; i < ops.length; i++) {

@@ -646,6 +646,8 @@ export class Storage implements TxHost {
       this.assertUsable();
     }
     const ops: Op[] = [];
+    // The key strings of the write sets, reused by #apply for the version store.
+    const keyStrings: string[] = [];
     for (const [tree, set] of tx.writes) {
       const drop = this.#versions.dropAfter(tree, tx.snapshot);
       if (drop) {
@@ -659,6 +661,7 @@ export class Storage implements TxHost {
           this.conflicts++;
           throw new ConflictError(tree);
         }
+        keyStrings.push(ks);
         ops.push(
           w.value === undefined
             ? w.note === 'insert'
@@ -671,17 +674,17 @@ export class Storage implements TxHost {
       }
     }
     if (ops.length === 0) return;
-    await this.#log(ops);
+    await this.#log(ops, keyStrings);
   }
 
   /** Appends a commit record, applies it, then waits for the durability the mode promises. */
-  async #log(ops: Op[]): Promise<void> {
+  async #log(ops: Op[], keyStrings?: readonly string[]): Promise<void> {
     const time = Date.now();
     if (this.#opts.preImages) this.#addPreImages(ops, this.#opts.preImages);
     const lsn = this.#wal.append(encodeOps(ops, time));
     this.#unannounced.push({ lsn, time, ops });
     try {
-      this.#apply(ops, lsn, true);
+      this.#apply(ops, lsn, true, keyStrings);
     } catch (e) {
       // A half-applied commit must never be read or checkpointed.
       throw this.#fail(e);
@@ -782,11 +785,13 @@ export class Storage implements TxHost {
     }
   }
 
-  #apply(ops: Op[], lsn: number, keepVersions: boolean): void {
+  /** `keyStrings[i]`: keyString of ops[i].key when the caller has it. */
+  #apply(ops: Op[], lsn: number, keepVersions: boolean, keyStrings?: readonly string[]): void {
     // Consecutive puts (in key order, see commitTx) reuse the path of the previous one. Valid for this
     // synchronous call only: nothing is evicted and no checkpoint starts before it returns.
     const cursor = new PutCursor();
-    for (const op of ops) {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
       if (op.kind !== 'put') cursor.reset();
       if (op.kind === 'drop') {
         const root = this.#catalog.get(op.tree);
@@ -800,7 +805,8 @@ export class Storage implements TxHost {
       if (root === undefined) {
         if (op.kind === 'delete') {
           // Nothing to remove, but the write still counts for conflict detection.
-          if (keepVersions) this.#versions.record(op.tree, keyString(op.key), op.key, lsn, undefined);
+          if (keepVersions)
+            this.#versions.record(op.tree, keyStrings?.[i] ?? keyString(op.key), op.key, lsn, undefined);
           continue;
         }
         root = this.#btree.createEmpty();
@@ -827,7 +833,8 @@ export class Storage implements TxHost {
           before = keepVersions ? own(change.old) : change.old;
         }
       }
-      if (keepVersions) this.#versions.record(op.tree, keyString(op.key), op.key, lsn, before);
+      if (keepVersions)
+        this.#versions.record(op.tree, keyStrings?.[i] ?? keyString(op.key), op.key, lsn, before);
     }
   }
 
