@@ -6,6 +6,7 @@ import { filterNeedles, mayMatch, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
 import type { AuthContext } from '../security/context.js';
+import { copyOut } from '../storage/copy-out.js';
 import { type CollectionMeta, docTree, indexTree } from './catalog.js';
 import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
@@ -152,7 +153,8 @@ function rangeEntries(
   reverse: boolean,
   first: number,
 ): Iterable<[Uint8Array, Uint8Array]> {
-  if (!Number.isFinite(first)) return scope.tx.range(tree, { gte: r.gte, lt: r.lt, reverse });
+  // Views, not copies: scan() looks at each entry once and copies the documents it hands on.
+  if (!Number.isFinite(first)) return scope.tx.rangeViews(tree, { gte: r.gte, lt: r.lt, reverse });
   return limitedFirst(scope, tree, r, reverse, first);
 }
 
@@ -166,13 +168,13 @@ function* limitedFirst(
   const tx = scope.tx;
   let last: Uint8Array | undefined;
   let n = 0;
-  for (const e of tx.range(tree, { gte: r.gte, lt: r.lt, reverse, limit: first })) {
+  for (const e of tx.rangeViews(tree, { gte: r.gte, lt: r.lt, reverse, limit: first })) {
     last = e[0];
     n++;
     yield e;
   }
   if (n < first || last === undefined) return;
-  yield* tx.range(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt });
+  yield* tx.rangeViews(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt });
 }
 
 /**
@@ -193,17 +195,20 @@ export function scan(
   const dtree = docTree(meta);
   const ranges: ByteRange[] = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
   const primary = plan.index !== undefined && isPrimary(plan.index);
-  const onDocument = (key: Uint8Array, bytes: Uint8Array): boolean => {
+  // `owned`: bytes and key are the caller's copies; otherwise the store's own (rangeViews), copied here
+  // only for the documents that pass the needles.
+  const onDocument = (key: Uint8Array, bytes: Uint8Array, owned: boolean): boolean => {
     stats.docsExamined++;
     const json = documentJson(bytes);
     if (needles !== undefined && !mayMatch(json, needles)) return true;
-    return visit(parseDocumentJson(json), bytes, key);
+    const doc = parseDocumentJson(json);
+    return owned ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));
   };
   if (!plan.index || primary) {
     for (const r of ranges) {
       for (const [key, bytes] of rangeEntries(scope, dtree, r, plan.reverse, hint)) {
         if (primary) stats.keysExamined++;
-        if (!onDocument(key, bytes)) return;
+        if (!onDocument(key, bytes, false)) return;
       }
     }
     return;
@@ -221,7 +226,7 @@ export function scan(
       }
       const bytes = tx.get(dtree, key);
       if (bytes === undefined) continue;
-      if (!onDocument(key, bytes)) return;
+      if (!onDocument(copyOut(key), bytes, true)) return;
     }
   }
 }

@@ -532,6 +532,11 @@ export class Storage implements TxHost {
     return out;
   }
 
+  /** A leaf value's bytes without a copy where they are inline (see Transaction.rangeViews). */
+  #view(v: LeafValue): Uint8Array {
+    return isOverflow(v) ? this.#pager.readOverflow(v.page, v.length).bytes : v;
+  }
+
   #materialize(v: LeafValue): Uint8Array {
     return isOverflow(v) ? this.#pager.readOverflow(v.page, v.length).bytes : copyOut(v);
   }
@@ -543,6 +548,7 @@ export class Storage implements TxHost {
     reverse: boolean,
     max: number,
     snapshot: number,
+    views = false,
   ): ScanBatch {
     const drop = this.#versions.dropAfter(tree, snapshot);
     const until = drop?.seq ?? Number.POSITIVE_INFINITY;
@@ -563,7 +569,9 @@ export class Storage implements TxHost {
       }
     }
     const { entries, cut, lastKey } =
-      overrides.length === 0 ? this.#copyBatch(base) : this.#mergeVersions(base, overrides, reverse);
+      overrides.length === 0
+        ? this.#copyBatch(base, views)
+        : this.#mergeVersions(base, overrides, reverse, views);
     // The resume bound is the store's own key, not the copy handed out (a caller may change that).
     if (cut) upto = { key: lastKey!, inclusive: true };
     this.#pager.evict();
@@ -574,7 +582,7 @@ export class Storage implements TxHost {
    * The common case of a scan batch: the tree's entries, copied out. The pairs of the tree batch are
    * reused for the copies (no second array: a full scan was 18% GC). Cut after MAX_BATCH_BYTES.
    */
-  #copyBatch(base: Array<[Uint8Array, LeafValue]>): CopiedBatch {
+  #copyBatch(base: Array<[Uint8Array, LeafValue]>, views: boolean): CopiedBatch {
     const out = base as unknown as Array<[Uint8Array, Uint8Array]>;
     let bytes = 0;
     let lastKey: Uint8Array | undefined;
@@ -586,9 +594,9 @@ export class Storage implements TxHost {
       const e = base[n];
       const key = e[0];
       lastKey = key;
-      const value = this.#materialize(e[1]);
+      const value = views ? this.#view(e[1]) : this.#materialize(e[1]);
       bytes += value.length + key.length;
-      out[n][0] = copyOut(key);
+      out[n][0] = views ? key : copyOut(key);
       out[n][1] = value;
     }
     return { entries: out, cut: false, lastKey };
@@ -599,6 +607,7 @@ export class Storage implements TxHost {
     base: Array<[Uint8Array, LeafValue]>,
     overrides: Array<[Uint8Array, Uint8Array | undefined]>,
     reverse: boolean,
+    views: boolean,
   ): CopiedBatch {
     const entries: Array<[Uint8Array, Uint8Array]> = [];
     let cut = false;
@@ -618,17 +627,17 @@ export class Storage implements TxHost {
         i >= base.length ? 1 : j >= overrides.length ? -1 : compareBytes(base[i][0], overrides[j][0]) * dir;
       if (c < 0) {
         key = base[i][0];
-        value = this.#materialize(base[i][1]);
+        value = views ? this.#view(base[i][1]) : this.#materialize(base[i][1]);
         i++;
       } else {
         key = overrides[j][0];
         const before = overrides[j][1];
-        value = before === undefined ? undefined : copyOut(before);
+        value = before === undefined || views ? before : copyOut(before);
         j++;
         if (c === 0) i++;
       }
       if (value !== undefined) {
-        entries.push([copyOut(key), value]);
+        entries.push([views ? key : copyOut(key), value]);
         bytes += value.length + key.length;
         lastKey = key;
       }

@@ -43,6 +43,7 @@ export interface TxHost {
     reverse: boolean,
     max: number,
     snapshot: number,
+    views?: boolean,
   ): ScanBatch;
   commitTx(tx: Transaction): Promise<void>;
   endTx(tx: Transaction): void;
@@ -145,6 +146,19 @@ export class Transaction {
 
   /** Ordered entries of a tree at this snapshot; lazily read in batches, safe across awaits. */
   range(tree: string, opts?: RangeOptions): Iterable<[Uint8Array, Uint8Array]> {
+    return this.#range(tree, opts, false);
+  }
+
+  /**
+   * range() without copying: keys and values are the store's own bytes (views into cached pages).
+   * For scans that look at most entries once, synchronously, and keep few of them (a filter): the
+   * caller must never modify them, and copies (copyOut) what it keeps.
+   */
+  rangeViews(tree: string, opts?: RangeOptions): Iterable<[Uint8Array, Uint8Array]> {
+    return this.#range(tree, opts, true);
+  }
+
+  #range(tree: string, opts: RangeOptions | undefined, views: boolean): Iterable<[Uint8Array, Uint8Array]> {
     this.#assertOpen();
     checkTree(tree);
     const o = checkRange(opts, this.#host.maxKey);
@@ -160,7 +174,7 @@ export class Transaction {
         : undefined;
     const reverse = o.reverse === true;
     const limit = o.limit ?? Number.POSITIVE_INFINITY;
-    return { [Symbol.iterator]: () => this.#rangeIter(tree, lo, hi, reverse, limit) };
+    return { [Symbol.iterator]: () => this.#rangeIter(tree, lo, hi, reverse, limit, views) };
   }
 
   *#rangeIter(
@@ -169,6 +183,7 @@ export class Transaction {
     hi: Bound | undefined,
     reverse: boolean,
     limit: number,
+    views: boolean,
   ): Generator<[Uint8Array, Uint8Array]> {
     let cursor = reverse ? hi : lo;
     const end = reverse ? lo : hi;
@@ -182,8 +197,9 @@ export class Transaction {
         reverse,
         Math.min(SCAN_BATCH, limit - emitted),
         this.snapshot,
+        views,
       );
-      const merged = this.#mergeOwn(tree, batch, cursor, reverse);
+      const merged = this.#mergeOwn(tree, batch, cursor, reverse, views);
       for (const e of merged) {
         if (emitted >= limit) return;
         emitted++;
@@ -195,7 +211,7 @@ export class Transaction {
   }
 
   /** Overlays this transaction's writes that fall inside the batch's interval. */
-  #mergeOwn(tree: string, batch: ScanBatch, cursor: Bound | undefined, reverse: boolean) {
+  #mergeOwn(tree: string, batch: ScanBatch, cursor: Bound | undefined, reverse: boolean, views: boolean) {
     const own = this.writes.get(tree);
     if (!own || own.size === 0) return batch.entries;
     const a = strBound(cursor);
@@ -215,7 +231,7 @@ export class Transaction {
       const w = own.get(ownKeys[j])!;
       if (i < base.length && base[i] === ownKeys[j]) i++;
       j++;
-      if (w.value !== undefined) out.push([copyOut(w.key), copyOut(w.value)]);
+      if (w.value !== undefined) out.push(views ? [w.key, w.value] : [copyOut(w.key), copyOut(w.value)]);
     }
     return out;
   }
