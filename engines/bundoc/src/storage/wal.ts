@@ -14,12 +14,12 @@ export const SEG_HEADER = 32;
 export const REC_HEADER = 24;
 const NORMAL_SYNC_MS = 100;
 /**
- * The current segment is extended with zeros ahead of the records (from 64 KiB, doubling up to 1 MiB at
- * a time): an fdatasync that must also commit a new file size costs ~160 µs here, one within the file's
- * allocated length ~110 µs. Segments are cut back to their records when closed.
+ * The current segment is extended with zeros 64 KiB ahead of its records: an fdatasync that must also
+ * commit a new file size costs ~160 µs here, one within the file's allocated length ~110 µs, so only
+ * one commit in every 64 KiB of log pays for the size change. Segments are cut back to their records
+ * when closed; an open store holds at most 64 KiB of zeros.
  */
-const PREALLOC_MIN = 64 * 1024;
-const PREALLOC_MAX = 1024 * 1024;
+const PREALLOC_STEP = 64 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 
 export interface WalRecord {
@@ -372,9 +372,9 @@ export class Wal {
   }
 
   /**
-   * Makes the segment's file at least `need` bytes long by writing zeros past its records, ahead of
-   * need (see PREALLOC_MIN): the next fsync commits the new length once for many commits. Past the
-   * rotation point it grows only as needed.
+   * Makes the segment's file at least `need` bytes long by writing zeros past its records, PREALLOC_STEP
+   * ahead of need: the next fsync commits the new length once for many commits. Past the rotation point
+   * it grows only as needed.
    */
   async #allocate(fh: fsp.FileHandle, seg: Segment, need: number): Promise<void> {
     if (need <= seg.allocated && seg.allocated > SEG_HEADER) return;
@@ -383,9 +383,8 @@ export class Wal {
       seg.allocated = Math.max(seg.allocated, need);
       return;
     }
-    const grow = Math.min(Math.max(seg.allocated, PREALLOC_MIN), PREALLOC_MAX);
     const cap = Math.max(need, Math.ceil(this.#segmentBytes / 4096) * 4096);
-    const target = Math.max(need, Math.min(seg.allocated + grow, cap));
+    const target = Math.max(need, Math.min(Math.max(seg.allocated, need) + PREALLOC_STEP, cap));
     let at = seg.allocated;
     while (at < target) {
       const n = Math.min(ZEROS.length, target - at);
