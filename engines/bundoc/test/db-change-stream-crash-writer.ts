@@ -12,6 +12,7 @@ const db = await Bundoc.open(dir!, {
   durability: 'full',
   walRetentionBytes: 1 << 30,
   walSegmentBytes: 64 * 1024,
+  changeStreamPreImages: true,
 });
 const c = db.collection('c');
 process.stdout.write('READY\n');

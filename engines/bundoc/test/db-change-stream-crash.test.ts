@@ -44,57 +44,63 @@ function runAndKill(dir: string, seed: number): Promise<string[]> {
   });
 }
 
-t.test('after SIGKILL, a stream resumed from LSN 0 holds every acknowledged write', async (t) => {
-  const root = await mkdtemp(path.join(tmpdir(), 'bundoc-watch-crash-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = path.join(root, 'db');
-  const base = Number(process.env.BUNDOC_SEED ?? Date.now() % 100_000);
-  t.comment(`seed ${base} (BUNDOC_SEED=${base} to replay)`);
-  const acked: string[] = [];
-  for (let round = 0; round < (STRESS ? 10 : 2); round++) {
-    acked.push(...(await runAndKill(dir, base + round)));
-    const db = await Bundoc.open(dir, { walRetentionBytes: 1 << 30, walSegmentBytes: 64 * 1024 });
-    try {
-      const lastLsn = db.storage.visibleLsn;
-      const stream = db.watch({ collection: 'c', resumeAfter: 0 });
-      const events: ChangeEvent<Document>[] = [];
-      // Everything up to lastLsn comes from the log; the last event may not be at lastLsn (catalog commits).
-      for (;;) {
-        const r = await Promise.race([
-          stream.next(),
-          new Promise<null>((res) => setTimeout(() => res(null), 500)),
-        ]);
-        if (r === null || r.done) break;
-        events.push(r.value);
-        if (r.value.lsn === lastLsn) break;
+t.test(
+  'after SIGKILL, a stream resumed from LSN 0 holds every acknowledged write, with its pre-image',
+  async (t) => {
+    const root = await mkdtemp(path.join(tmpdir(), 'bundoc-watch-crash-'));
+    t.teardown(() => rm(root, { recursive: true, force: true }));
+    const dir = path.join(root, 'db');
+    const base = Number(process.env.BUNDOC_SEED ?? Date.now() % 100_000);
+    t.comment(`seed ${base} (BUNDOC_SEED=${base} to replay)`);
+    const acked: string[] = [];
+    for (let round = 0; round < (STRESS ? 10 : 2); round++) {
+      acked.push(...(await runAndKill(dir, base + round)));
+      const db = await Bundoc.open(dir, { walRetentionBytes: 1 << 30, walSegmentBytes: 64 * 1024 });
+      try {
+        const lastLsn = db.storage.visibleLsn;
+        const stream = db.watch({ collection: 'c', resumeAfter: 0 });
+        const events: ChangeEvent<Document>[] = [];
+        // Everything up to lastLsn comes from the log; the last event may not be at lastLsn (catalog commits).
+        for (;;) {
+          const r = await Promise.race([
+            stream.next(),
+            new Promise<null>((res) => setTimeout(() => res(null), 500)),
+          ]);
+          if (r === null || r.done) break;
+          events.push(r.value);
+          if (r.value.lsn === lastLsn) break;
+        }
+        stream.close();
+        const model = new Map<unknown, Document>();
+        const problems: string[] = [];
+        for (const e of events) {
+          // The writer logs pre-images: an update or delete carries the version the events had built.
+          if (e.op !== 'insert' && JSON.stringify(e.before) !== JSON.stringify(model.get(e.id)))
+            problems.push(`lsn ${e.lsn}: before of ${e.op} ${e.id} is not the version it replaced`);
+          if (e.op === 'insert' && model.has(e.id)) problems.push(`lsn ${e.lsn}: insert of existing ${e.id}`);
+          if (e.op === 'update' && !model.has(e.id)) problems.push(`lsn ${e.lsn}: update of missing ${e.id}`);
+          if (e.op === 'delete' && !model.has(e.id)) problems.push(`lsn ${e.lsn}: delete of missing ${e.id}`);
+          if (e.op === 'delete') model.delete(e.id);
+          else if (e.doc) model.set(e.id, e.doc);
+        }
+        const seen = new Set(events.map((e) => `A ${e.op} ${e.id} ${e.doc ? e.doc.v : '-'}`));
+        for (const a of acked) if (!seen.has(a)) problems.push(`acknowledged "${a}" has no event`);
+        const docs = await db
+          .collection('c')
+          .find({}, { sort: { _id: 1 } })
+          .toArray();
+        const rebuilt = [...model.values()].sort((a, b) => (String(a._id) < String(b._id) ? -1 : 1));
+        if (JSON.stringify(rebuilt) !== JSON.stringify(docs))
+          problems.push('the events do not rebuild the collection');
+        t.same(
+          problems.slice(0, 10),
+          [],
+          `round ${round}: ${acked.length} acknowledged writes, ${events.length} events`,
+        );
+      } finally {
+        await db.close();
       }
-      stream.close();
-      const model = new Map<unknown, Document>();
-      const problems: string[] = [];
-      for (const e of events) {
-        if (e.op === 'insert' && model.has(e.id)) problems.push(`lsn ${e.lsn}: insert of existing ${e.id}`);
-        if (e.op === 'update' && !model.has(e.id)) problems.push(`lsn ${e.lsn}: update of missing ${e.id}`);
-        if (e.op === 'delete' && !model.has(e.id)) problems.push(`lsn ${e.lsn}: delete of missing ${e.id}`);
-        if (e.op === 'delete') model.delete(e.id);
-        else if (e.doc) model.set(e.id, e.doc);
-      }
-      const seen = new Set(events.map((e) => `A ${e.op} ${e.id} ${e.doc ? e.doc.v : '-'}`));
-      for (const a of acked) if (!seen.has(a)) problems.push(`acknowledged "${a}" has no event`);
-      const docs = await db
-        .collection('c')
-        .find({}, { sort: { _id: 1 } })
-        .toArray();
-      const rebuilt = [...model.values()].sort((a, b) => (String(a._id) < String(b._id) ? -1 : 1));
-      if (JSON.stringify(rebuilt) !== JSON.stringify(docs))
-        problems.push('the events do not rebuild the collection');
-      t.same(
-        problems.slice(0, 10),
-        [],
-        `round ${round}: ${acked.length} acknowledged writes, ${events.length} events`,
-      );
-    } finally {
-      await db.close();
     }
-  }
-  t.ok(acked.length > 0, `${acked.length} acknowledged writes`);
-});
+    t.ok(acked.length > 0, `${acked.length} acknowledged writes`);
+  },
+);
