@@ -154,9 +154,10 @@ async function run(cmds: Cmd[]): Promise<void> {
           if (!tx) break;
           const tree = TREES[cmd.tree];
           const want = view(tx, tree).get(keyOf(cmd.key).toString('latin1'));
-          const got = tx.real.get(tree, keyOf(cmd.key));
-          if ((want === undefined) !== (got === undefined) || (want && !Buffer.from(got!).equals(want))) {
-            throw new Error(`${where}: get mismatch`);
+          for (const got of [tx.real.get(tree, keyOf(cmd.key)), tx.real.getView(tree, keyOf(cmd.key))]) {
+            if ((want === undefined) !== (got === undefined) || (want && !Buffer.from(got!).equals(want))) {
+              throw new Error(`${where}: get mismatch`);
+            }
           }
           break;
         }

@@ -361,7 +361,8 @@ export class Collection<T extends object = Document> {
     const checked = checkId(id, 'get(id)');
     return this.#read((s) => {
       const meta = s.meta(this.name);
-      const bytes = meta ? s.tx.get(docTree(meta), idKey(checked)) : undefined;
+      // Decoded at once, not kept: no copy needed.
+      const bytes = meta ? s.tx.getView(docTree(meta), idKey(checked)) : undefined;
       const doc = bytes === undefined ? null : (decodeDocument(bytes) as T);
       const sec = this.#core.security.of(this.name);
       if (ctx.admin === true || sec.hasRules) sec.checkRead(doc, ctx);

@@ -520,14 +520,14 @@ export class Storage implements TxHost {
     });
   }
 
-  readAt(tree: string, key: Uint8Array, snapshot: number): Uint8Array | undefined {
+  readAt(tree: string, key: Uint8Array, snapshot: number, view = false): Uint8Array | undefined {
     const drop = this.#versions.dropAfter(tree, snapshot);
     const v = this.#versions.lookup(tree, key, snapshot, drop?.seq ?? Number.POSITIVE_INFINITY);
-    if (v) return v.before === undefined ? undefined : copyOut(v.before);
+    if (v) return v.before === undefined || view ? v.before : copyOut(v.before);
     const root = drop ? drop.root : this.#catalog.get(tree);
     if (root === undefined) return undefined;
     const lv = this.#btree.get(root, key);
-    const out = lv === undefined ? undefined : this.#materialize(lv);
+    const out = lv === undefined ? undefined : view ? this.#view(lv) : this.#materialize(lv);
     this.#pager.evict();
     return out;
   }

@@ -35,7 +35,7 @@ export interface ScanBatch {
 export interface TxHost {
   readonly maxKey: number;
   assertUsable(): void;
-  readAt(tree: string, key: Uint8Array, snapshot: number): Uint8Array | undefined;
+  readAt(tree: string, key: Uint8Array, snapshot: number, view?: boolean): Uint8Array | undefined;
   scanAt(
     tree: string,
     from: Bound | undefined,
@@ -101,6 +101,16 @@ export class Transaction {
     const own = this.writes.get(tree)?.get(keyString(key));
     if (own) return own.value === undefined ? undefined : copyOut(own.value);
     return this.#host.readAt(tree, key, this.snapshot);
+  }
+
+  /** get() without the copy: the store's own bytes, to read at once and never modify (see rangeViews). */
+  getView(tree: string, key: Uint8Array): Uint8Array | undefined {
+    this.#assertOpen();
+    checkTree(tree);
+    checkKey(key, this.#host.maxKey);
+    const own = this.writes.get(tree)?.get(keyString(key));
+    if (own) return own.value;
+    return this.#host.readAt(tree, key, this.snapshot, true);
   }
 
   /**
