@@ -15,32 +15,45 @@ function tmp(t: Test): string {
 const k = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-t.test('full: every commit resolves only after its WAL record is fsynced', async (t) => {
-  const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0 });
-  for (let i = 0; i < 30; i++) {
-    const before = st.stats();
-    await st.transaction((tx) => tx.put('t', k(i), k(i)));
-    const after = st.stats();
-    t.equal(after.wal.lastLsn, before.wal.lastLsn + 1);
-    if (after.wal.durableLsn !== after.wal.lastLsn || after.fsyncs <= before.fsyncs) {
-      t.fail(`commit ${i} resolved before its fsync`);
-    }
-  }
-  await st.close();
-});
+// inlineFsync: the fsync a commit waits for runs on the event-loop thread (default) or in the thread pool.
+for (const inlineFsync of [true, false]) {
+  t.test(
+    `full (inlineFsync ${inlineFsync}): every commit resolves only after its WAL record is fsynced`,
+    async (t) => {
+      const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0, inlineFsync });
+      for (let i = 0; i < 30; i++) {
+        const before = st.stats();
+        await st.transaction((tx) => tx.put('t', k(i), k(i)));
+        const after = st.stats();
+        t.equal(after.wal.lastLsn, before.wal.lastLsn + 1);
+        if (after.wal.durableLsn !== after.wal.lastLsn || after.fsyncs <= before.fsyncs) {
+          t.fail(`commit ${i} resolved before its fsync`);
+        }
+      }
+      await st.close();
+    },
+  );
 
-t.test('group commit: concurrent commits share fsyncs', async (t) => {
-  const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0 });
-  const before = st.stats();
-  await Promise.all(Array.from({ length: 64 }, (_, i) => st.transaction((tx) => tx.put('t', k(i), k(i)))));
-  const after = st.stats();
-  const fsyncs = after.fsyncs - before.fsyncs;
-  t.equal(after.commits - before.commits, 64);
-  t.ok(fsyncs >= 1 && fsyncs < 16, `64 concurrent commits took ${fsyncs} fsyncs`);
-  t.ok(after.maxGroupSize > 1, `largest group ${after.maxGroupSize}`);
-  t.ok(after.avgGroupSize > 1, `average group ${after.avgGroupSize.toFixed(1)}`);
-  t.equal(after.wal.durableLsn, after.wal.lastLsn);
-  await st.close();
+  t.test(`group commit (inlineFsync ${inlineFsync}): concurrent commits share fsyncs`, async (t) => {
+    const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0, inlineFsync });
+    const before = st.stats();
+    await Promise.all(Array.from({ length: 64 }, (_, i) => st.transaction((tx) => tx.put('t', k(i), k(i)))));
+    const after = st.stats();
+    const fsyncs = after.fsyncs - before.fsyncs;
+    t.equal(after.commits - before.commits, 64);
+    t.ok(fsyncs >= 1 && fsyncs < 16, `64 concurrent commits took ${fsyncs} fsyncs`);
+    t.ok(after.maxGroupSize > 1, `largest group ${after.maxGroupSize}`);
+    t.ok(after.avgGroupSize > 1, `average group ${after.avgGroupSize.toFixed(1)}`);
+    t.equal(after.wal.durableLsn, after.wal.lastLsn);
+    await st.close();
+  });
+}
+
+t.test('inlineFsync must be a boolean', async (t) => {
+  await t.rejects(
+    Storage.open(tmp(t), { inlineFsync: 1 as unknown as boolean }),
+    /inlineFsync must be a boolean/,
+  );
 });
 
 t.test('normal: commits resolve before fsync, and fsync follows within about 100 ms', async (t) => {

@@ -21,6 +21,16 @@ export async function syncFile(fh: FileHandle, file: string): Promise<void> {
   done?.();
 }
 
+/**
+ * fdatasync of an open file on the calling thread. It blocks the event loop for the disk's flush, but
+ * skips the thread pool's two hand-offs, which on a small VM cost more than a fast disk's flush.
+ */
+export function syncFileNow(fd: number, file: string): void {
+  const done = observer?.(file, 'file');
+  fs.fdatasyncSync(fd);
+  done?.();
+}
+
 /** fsync of a directory, so that files created, renamed or removed in it stay so after power loss. */
 export async function syncDir(dir: string): Promise<void> {
   const done = observer?.(dir, 'dir');

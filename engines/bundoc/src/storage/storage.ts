@@ -64,6 +64,13 @@ export interface StorageOptions {
    * streams): each such write costs a lookup at commit and its old value in the log. Default: none.
    */
   preImages?: (tree: string) => boolean;
+  /**
+   * Run the WAL fsync a waiting commit needs on the event-loop thread (default true), as SQLite does: the
+   * commit then waits for the disk alone, not also for two hand-offs through libuv's thread pool (on a
+   * 2-vCPU VM those cost 60-300 µs per commit, more than the flush itself). Nothing else in the process
+   * runs during such an fsync; a server that values event-loop latency over commit latency sets false.
+   */
+  inlineFsync?: boolean;
 }
 
 /** Options after defaults. */
@@ -287,6 +294,9 @@ export class Storage implements TxHost {
     if (o.preImages !== undefined && typeof o.preImages !== 'function') {
       throw new InvalidArgumentError('preImages must be a function of the tree name');
     }
+    if (o.inlineFsync !== undefined && typeof o.inlineFsync !== 'boolean') {
+      throw new InvalidArgumentError('inlineFsync must be a boolean');
+    }
     if (o.durability !== undefined && !['full', 'normal', 'off'].includes(o.durability)) {
       throw new InvalidArgumentError("durability must be 'full', 'normal' or 'off'");
     }
@@ -298,6 +308,7 @@ export class Storage implements TxHost {
       checkpointIntervalMs: o.checkpointIntervalMs ?? 60_000,
       walSegmentBytes: o.walSegmentBytes ?? 32 * 1024 * 1024,
       walRetentionBytes: o.walRetentionBytes ?? 0,
+      inlineFsync: o.inlineFsync ?? true,
       cache: o.cache,
       preImages: o.preImages,
     };
@@ -416,6 +427,7 @@ export class Storage implements TxHost {
         cipher,
         segmentBytes: opts.walSegmentBytes,
         durability: opts.durability,
+        inlineSync: opts.inlineFsync,
         checkpointLsn: meta.checkpointLsn,
         nextSegment: meta.nextSegment,
       });

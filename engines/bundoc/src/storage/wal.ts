@@ -5,7 +5,7 @@ import { crc32 } from './checksum.js';
 import { CRYPTO_BYTES, WAL_DIR } from './constants.js';
 import { type Cipher, walAad } from './crypto.js';
 import { CorruptionError, HistoryUnavailableError, StoreFailedError } from './errors.js';
-import { syncDir, syncFile } from './fsync-observer.js';
+import { syncDir, syncFile, syncFileNow } from './fsync-observer.js';
 
 export type Durability = 'full' | 'normal' | 'off';
 
@@ -152,14 +152,16 @@ export interface WalStats {
 
 /**
  * Segmented write-ahead log with group commit: appends are buffered synchronously, one flush at a time
- * writes everything pending with a single write and a single (async) fsync, so concurrent commits
- * share the fsync. LSNs are consecutive integers that continue across restarts.
+ * writes everything pending with a single write and a single fsync, so concurrent commits share the
+ * fsync. LSNs are consecutive integers that continue across restarts.
  */
 export class Wal {
   readonly dir: string;
   readonly #cipher: Cipher | undefined;
   readonly #segmentBytes: number;
   readonly durability: Durability;
+  /** fsyncs a waiting commit needs run on the event-loop thread (see StorageOptions.inlineFsync). */
+  readonly #inlineSync: boolean;
   #segments: Segment[];
   #fh!: fsp.FileHandle;
   #pending: Buffer[] = [];
@@ -185,6 +187,7 @@ export class Wal {
     cipher: Cipher | undefined,
     segmentBytes: number,
     durability: Durability,
+    inlineSync: boolean,
     segments: Segment[],
     lastLsn: number,
   ) {
@@ -192,6 +195,7 @@ export class Wal {
     this.#cipher = cipher;
     this.#segmentBytes = segmentBytes;
     this.durability = durability;
+    this.#inlineSync = inlineSync;
     this.#segments = segments;
     this.#lastLsn = lastLsn;
     this.#writtenLsn = lastLsn;
@@ -209,6 +213,7 @@ export class Wal {
       cipher: Cipher | undefined;
       segmentBytes: number;
       durability: Durability;
+      inlineSync: boolean;
       checkpointLsn: number;
       nextSegment: number;
     },
@@ -318,7 +323,7 @@ export class Wal {
       segments.push({ no, file: n, firstLsn, lastLsn: expected - 1, size, allocated: size });
     }
     const lastLsn = Math.max(cp, expected - 1);
-    const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, segments, lastLsn);
+    const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, opts.inlineSync, segments, lastLsn);
     const last = segments[segments.length - 1];
     if (last && last.size === SEG_HEADER && last.firstLsn === lastLsn + 1) {
       // An empty last segment (nothing was committed in the previous session) is reused, so opening
@@ -503,7 +508,12 @@ export class Wal {
   async #syncNow(): Promise<void> {
     const upTo = this.#writtenLsn;
     if (this.#durableLsn < upTo) {
-      await syncFile(this.#fh, path.join(this.dir, this.#segments.at(-1)!.file));
+      const file = path.join(this.dir, this.#segments.at(-1)!.file);
+      // Only a sync somebody waits for blocks the thread ('full': every commit, which has not asked yet
+      // when its append starts this flush); 'normal' mode's timed syncs stay in the pool.
+      if (this.#inlineSync && (this.durability === 'full' || this.#durable.length > 0))
+        syncFileNow(this.#fh.fd, file);
+      else await syncFile(this.#fh, file);
       this.fsyncs++;
       this.#durableLsn = upTo;
       release(this.#durable, upTo);
