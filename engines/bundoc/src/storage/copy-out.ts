@@ -1,37 +1,76 @@
 /**
  * Arena size: a kept small copy pins at most this much (measured per 300-byte copy: 8 KiB arenas 89 ns,
- * 32 KiB 49 ns, Uint8Array#slice 480 ns plus its garbage).
+ * 32 KiB 49 ns, Uint8Array#slice 480 ns plus its garbage). V8 keeps typed arrays of up to 64 bytes on
+ * its heap, where a copy is cheap; a longer one gets its own backing store, which is what costs.
  */
 const ARENA_BYTES = 32 * 1024;
 /** Larger copies get their own allocation (at most 1/8 of an arena is wasted at its end). */
-const ARENA_MAX_COPY = 4096;
+export const ARENA_MAX_COPY = 4096;
+/**
+ * Store-owned copies this short are made by slice(): on V8's heap, as cheap as an arena and pinning
+ * none (tree nodes keep them).
+ */
+export const ON_HEAP_MAX = 64;
 
-/** Zeroed: a result's `.buffer` shows the arena, which must never hold stale process memory. */
-function newArena(): ArrayBuffer {
-  return new ArrayBuffer(ARENA_BYTES);
+/** Copies carved out of shared arenas: views into distinct, never reused ranges, so copies stay independent. */
+class ByteArena {
+  #arena: ArrayBuffer | undefined;
+  #bytes = new Uint8Array(0);
+  #used = ARENA_BYTES;
+  readonly #arenas: WeakSet<ArrayBufferLike> | undefined;
+  readonly #minCopy: number;
+
+  /** `track`: remember the arenas (for `has`); copies shorter than `minCopy` are slices. */
+  constructor(track: boolean, minCopy: number) {
+    this.#arenas = track ? new WeakSet() : undefined;
+    this.#minCopy = minCopy;
+  }
+
+  copy(src: Uint8Array): Uint8Array {
+    const n = src.length;
+    if (n < this.#minCopy || n > ARENA_MAX_COPY) return Uint8Array.prototype.slice.call(src);
+    if (this.#used + n > ARENA_BYTES) {
+      // Zeroed: a copy's `.buffer` shows the arena, which must never hold stale process memory.
+      this.#arena = new ArrayBuffer(ARENA_BYTES);
+      this.#bytes = new Uint8Array(this.#arena);
+      this.#used = 0;
+      this.#arenas?.add(this.#arena);
+    }
+    this.#bytes.set(src, this.#used);
+    const out = new Uint8Array(this.#arena!, this.#used, n);
+    this.#used += n;
+    return out;
+  }
+
+  has(buffer: ArrayBufferLike): boolean {
+    return this.#arenas?.has(buffer) ?? false;
+  }
 }
 
-let arena = newArena();
-let arenaBytes = new Uint8Array(arena);
-let used = ARENA_BYTES;
+const results = new ByteArena(false, 0);
+const owned = new ByteArena(true, ON_HEAP_MAX + 1);
 
 /**
  * A private copy of bytes handed to a caller (read results), so callers can never alter cached tree
  * nodes. `Uint8Array.prototype.slice` allocates a backing store per copy, which made reads and scans
- * GC-bound; small copies are carved out of a shared arena instead (views into distinct, never reused
- * ranges, so copies stay independent). Only for results: tree nodes must not hold arena views, or a
- * cached node could pin many arenas and defeat the buffer pool's byte budget.
+ * GC-bound; copies are carved out of a shared arena instead. Only for results: see ownedCopy for what
+ * the store keeps.
  */
 export function copyOut(src: Uint8Array): Uint8Array {
-  const n = src.length;
-  if (n > ARENA_MAX_COPY) return Uint8Array.prototype.slice.call(src);
-  if (used + n > ARENA_BYTES) {
-    arena = newArena();
-    arenaBytes = new Uint8Array(arena);
-    used = 0;
-  }
-  arenaBytes.set(src, used);
-  const out = new Uint8Array(arena, used, n);
-  used += n;
-  return out;
+  return results.copy(src);
+}
+
+/**
+ * The store's own copy of a written key or value (transaction write sets, then tree nodes and versions),
+ * from arenas of its own. A tree node holding such views is dirty; writing it rebases its entries onto
+ * the page it was encoded into (see Pager.writeNode), so clean nodes never pin an arena and the buffer
+ * pool's budget still bounds memory.
+ */
+export function ownedCopy(src: Uint8Array): Uint8Array {
+  return owned.copy(src);
+}
+
+/** Whether `buffer` is one of ownedCopy's arenas. */
+export function isOwnedArena(buffer: ArrayBufferLike): boolean {
+  return owned.has(buffer);
 }

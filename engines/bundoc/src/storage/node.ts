@@ -1,4 +1,5 @@
 import { NODE_HEADER, PAGE_BRANCH, PAGE_LEAF } from './constants.js';
+import { ARENA_MAX_COPY, isOwnedArena, ON_HEAP_MAX } from './copy-out.js';
 
 /** A value stored in a leaf: inline bytes or a pointer to an overflow chain. */
 export type LeafValue = Uint8Array | OverflowRef;
@@ -83,6 +84,49 @@ export function own(b: Uint8Array): Uint8Array {
 
 export function ownValue(v: LeafValue): LeafValue {
   return isOverflow(v) ? v : own(v);
+}
+
+/** Whether `b` is a view into one of ownedCopy's arenas (only lengths it carves from one can be). */
+function inArena(b: Uint8Array): boolean {
+  // Checking the length first also keeps short on-heap arrays there: reading `.buffer` would move them.
+  return b.length > ON_HEAP_MAX && b.length <= ARENA_MAX_COPY && isOwnedArena(b.buffer);
+}
+
+function holdsArenaViews(node: TreeNode): boolean {
+  for (const k of node.keys) if (inArena(k)) return true;
+  if (node.kind === 'leaf') for (const v of node.values) if (!isOverflow(v) && inArena(v)) return true;
+  return false;
+}
+
+/**
+ * After `node` was encoded into `page` (encodeNode's layout): if it holds views into ownedCopy's arenas,
+ * points all its keys and inline values at their bytes in the page (equal bytes; entries are replaced,
+ * never mutated), so the node references one page buffer again — the arenas and any older origin are
+ * released (see decodeNode, ownedCopy).
+ */
+export function rebaseNode(node: TreeNode, page: Buffer): void {
+  if (!holdsArenaViews(node)) return;
+  const ab = page.buffer;
+  const base = page.byteOffset;
+  const keys = node.keys;
+  let o = NODE_HEADER;
+  if (node.kind === 'branch') o += 4;
+  for (let i = 0; i < keys.length; i++) {
+    const n = keys[i].length;
+    keys[i] = new Uint8Array(ab, base + o + 2, n);
+    o += 2 + n;
+    if (node.kind === 'branch') {
+      o += 4;
+      continue;
+    }
+    const v = node.values[i];
+    if (isOverflow(v)) {
+      o += 9;
+      continue;
+    }
+    node.values[i] = new Uint8Array(ab, base + o + 5, v.length);
+    o += 5 + v.length;
+  }
 }
 
 /** Serializes a node into a logical page of `logicalSize` bytes. */

@@ -4,7 +4,7 @@ import { BufferPool } from './buffer-pool.js';
 import { META_PAGES, NODE_HEADER, PAGE_OVERFLOW } from './constants.js';
 import { CorruptionError } from './errors.js';
 import { syncFile } from './fsync-observer.js';
-import { decodeNode, encodeNode, type TreeNode } from './node.js';
+import { decodeNode, encodeNode, rebaseNode, type TreeNode } from './node.js';
 import type { PageSealer } from './page-seal.js';
 import type { SharedCache } from './shared-cache.js';
 
@@ -103,7 +103,9 @@ export class Pager {
   }
 
   writeNode(node: TreeNode): void {
-    this.writeLogical(node.pgno, encodeNode(node, this.sealer.logicalSize));
+    const logical = encodeNode(node, this.sealer.logicalSize);
+    this.writeLogical(node.pgno, logical);
+    rebaseNode(node, logical);
     node.dirty = false;
   }
 

@@ -15,7 +15,7 @@ import {
   type PageSize,
   WAL_DIR,
 } from './constants.js';
-import { copyOut } from './copy-out.js';
+import { copyOut, isOwnedArena } from './copy-out.js';
 import { Cipher } from './crypto.js';
 import {
   ClosedError,
@@ -128,12 +128,17 @@ export interface VerifyReport {
 
 /**
  * The memory invariant of decodeNode: a node's keys and values are exact copies or views into at most
- * one page buffer. Checked by verify() on every cached node (an engine bug if it fails).
+ * one page buffer, plus, in a dirty node only, views into the store's write arenas (rebased onto the page
+ * when the node is written). Checked by verify() on every cached node (an engine bug if it fails).
  */
 function checkOrigins(node: TreeNode): void {
   let origin: ArrayBufferLike | undefined;
   const see = (b: Uint8Array) => {
     if (b.buffer.byteLength === b.length || b.buffer === origin) return;
+    if (isOwnedArena(b.buffer)) {
+      if (!node.dirty) throw new Error(`internal: clean node ${node.pgno} references a write arena`);
+      return;
+    }
     if (origin !== undefined) throw new Error(`internal: node ${node.pgno} references two page buffers`);
     origin = b.buffer;
   };

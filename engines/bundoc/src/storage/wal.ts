@@ -323,7 +323,15 @@ export class Wal {
       segments.push({ no, file: n, firstLsn, lastLsn: expected - 1, size, allocated: size });
     }
     const lastLsn = Math.max(cp, expected - 1);
-    const wal = new Wal(dir, opts.cipher, opts.segmentBytes, opts.durability, opts.inlineSync, segments, lastLsn);
+    const wal = new Wal(
+      dir,
+      opts.cipher,
+      opts.segmentBytes,
+      opts.durability,
+      opts.inlineSync,
+      segments,
+      lastLsn,
+    );
     const last = segments[segments.length - 1];
     if (last && last.size === SEG_HEADER && last.firstLsn === lastLsn + 1) {
       // An empty last segment (nothing was committed in the previous session) is reused, so opening
