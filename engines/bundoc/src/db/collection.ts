@@ -381,7 +381,7 @@ export class Collection<T extends object = Document> {
     return this.#read((s) => {
       const sec = this.#core.security.of(this.name);
       auditQuery(sec, ctx);
-      return execute(s, this.name, q, listFilter(sec, ctx));
+      return execute(s, this.name, q, listFilter(sec, ctx), false);
     });
   }
 

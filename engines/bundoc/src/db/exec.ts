@@ -34,12 +34,17 @@ export interface Explain {
   nReturned: number;
 }
 
-/** A stored document as a scan yields it: decoded, with the bytes and key it came from. */
+/**
+ * A stored document as a scan yields it: decoded, with the bytes and key it came from (copies; empty in
+ * an execution for reading only, which needs the document alone).
+ */
 export interface Fetched {
   doc: Document;
   bytes: Uint8Array;
   key: Uint8Array;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Everything about a query that can be validated and compiled once, before any read. */
 export interface CompiledQuery {
@@ -139,7 +144,10 @@ export interface Stats {
   docsExamined: number;
 }
 
-/** Receives a scanned document; returns false to stop the scan. */
+/**
+ * Receives a scanned document; returns false to stop the scan. bytes and key are copies, or with
+ * `withBytes` false the store's own bytes, to look at once and never keep.
+ */
 export type Visit = (doc: Document, bytes: Uint8Array, key: Uint8Array) => boolean;
 
 /**
@@ -190,6 +198,7 @@ export function scan(
   needles: Needles | undefined,
   hint: number,
   visit: Visit,
+  withBytes = true,
 ): void {
   const tx = scope.tx;
   const dtree = docTree(meta);
@@ -202,7 +211,7 @@ export function scan(
     const json = documentJson(bytes);
     if (needles !== undefined && !mayMatch(json, needles)) return true;
     const doc = parseDocumentJson(json);
-    return owned ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));
+    return owned || !withBytes ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));
   };
   if (!plan.index || primary) {
     for (const r of ranges) {
@@ -224,6 +233,11 @@ export function scan(
         if (seen.has(s)) continue;
         seen.add(s);
       }
+      if (!withBytes) {
+        const view = tx.getView(dtree, key);
+        if (view !== undefined && !onDocument(key, view, false)) return;
+        continue;
+      }
       const bytes = tx.get(dtree, key);
       if (bytes === undefined) continue;
       if (!onDocument(copyOut(key), bytes, true)) return;
@@ -240,13 +254,15 @@ export interface Execution {
 /**
  * Runs a query: filter, keyset position, order, skip and limit (projection is the caller's last step).
  * `visible`: documents it rejects are skipped as if they did not match (the caller's rules), before
- * the keyset position, skip and limit apply.
+ * the keyset position, skip and limit apply. `withBytes` false: the rows carry documents only (reads),
+ * which spares a copy of each document's bytes and key.
  */
 export function execute(
   scope: Scope,
   name: string,
   q: CompiledQuery,
   visible?: (doc: Document) => boolean,
+  withBytes = true,
 ): Execution {
   const stats: Stats = { keysExamined: 0, docsExamined: 0 };
   const meta = scope.meta(name);
@@ -257,13 +273,22 @@ export function execute(
   let rows: Fetched[] = [];
   if (want > 0) {
     const { matcher, after, afterCmp } = q;
-    scan(scope, meta, plan, stats, q.needles, want, (doc, bytes, key) => {
-      if (!matcher(doc)) return true;
-      if (after && afterCmp!(doc, after) <= 0) return true;
-      if (visible !== undefined && !visible(doc)) return true;
-      rows.push({ doc, bytes, key });
-      return rows.length < want;
-    });
+    scan(
+      scope,
+      meta,
+      plan,
+      stats,
+      q.needles,
+      want,
+      (doc, bytes, key) => {
+        if (!matcher(doc)) return true;
+        if (after && afterCmp!(doc, after) <= 0) return true;
+        if (visible !== undefined && !visible(doc)) return true;
+        rows.push(withBytes ? { doc, bytes, key } : { doc, bytes: NO_BYTES, key: NO_BYTES });
+        return rows.length < want;
+      },
+      withBytes,
+    );
   }
   if (needSort) {
     const byDoc = new Map<Document, Fetched>(rows.map((r) => [r.doc, r]));
