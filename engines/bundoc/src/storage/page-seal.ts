@@ -14,15 +14,25 @@ export class PageSealer {
   readonly pageSize: number;
   readonly logicalSize: number;
   readonly #cipher: Cipher | undefined;
+  readonly #scratch: Buffer;
 
   constructor(pageSize: number, cipher: Cipher | undefined) {
     this.pageSize = pageSize;
     this.#cipher = cipher;
     this.logicalSize = pageSize - CRC_BYTES - (cipher ? CRYPTO_BYTES : 0);
+    this.#scratch = Buffer.alloc(pageSize);
   }
 
+  /**
+   * The physical page of `logical` (logicalSize bytes), in a buffer the next call reuses: write it
+   * before sealing another page. (Pages are written synchronously; a fresh 4 KiB buffer per page was a
+   * large share of a checkpoint's garbage.)
+   */
   seal(pgno: number, logical: Uint8Array): Buffer {
-    const out = Buffer.alloc(this.pageSize);
+    if (logical.length !== this.logicalSize) {
+      throw new Error(`internal: logical page of ${logical.length} bytes, expected ${this.logicalSize}`);
+    }
+    const out = this.#scratch;
     if (this.#cipher) this.#cipher.sealInto(logical, pageAad(pgno), out.subarray(CRC_BYTES));
     else out.set(logical, CRC_BYTES);
     out.writeInt32LE(crc32(out.subarray(CRC_BYTES)), 0);
