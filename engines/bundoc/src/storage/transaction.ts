@@ -54,7 +54,7 @@ const SCAN_BATCH = 256;
 /**
  * A copy the store owns (it goes into tree nodes). Not `bytes.slice()`: on a Buffer that is a view, so
  * a caller reusing its Buffer after put() would have changed the stored data. From the store's arenas:
- * a backing store per value made bulk writes GC-bound (measured: +25% bulk insert with arenas).
+ * a backing store per value made bulk writes GC-bound (measured: bulk insert +10-20% with arenas).
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return ownedCopy(bytes);
