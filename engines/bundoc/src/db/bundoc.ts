@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Document } from '../document/codec.js';
+import { DocumentCache, type DocumentCacheStats } from '../document/decoded-cache.js';
 import type { SecuritySpec } from '../security/collection-security.js';
 import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
@@ -22,6 +23,12 @@ export interface BundocOptions extends Omit<StorageOptions, 'preImages'>, AuditO
    * resumed alike). Costs a lookup per update/delete and the old document's bytes in the WAL. Default false.
    */
   changeStreamPreImages?: boolean;
+  /**
+   * Budget of a private cache of decoded documents, for workloads that read the same documents again
+   * (README: "Decoded-document cache"). Default: the cache set by `Bundoc.configure({
+   * documentCacheBytes })`, else none (it slows reads that do not repeat).
+   */
+  documentCacheBytes?: number;
 }
 
 /** What createCollection and setCollectionSecurity accept (see SECURITY.md). */
@@ -71,25 +78,41 @@ export class Bundoc {
   }
 
   static #sharedCache: SharedCache | undefined;
+  static #sharedDocumentCache: DocumentCache | undefined;
 
   /**
-   * Process-wide settings for databases opened from now on. `cacheBytes`: one cache budget shared by
-   * every database opened without its own `cacheBytes` or `cache` (null: each gets a private cache
-   * again). Databases already open keep the cache they have.
+   * Process-wide settings for databases opened from now on. `cacheBytes`: one page cache budget shared
+   * by every database opened without its own `cacheBytes` or `cache`; `documentCacheBytes`: one
+   * decoded-document cache shared by every database opened without its own `documentCacheBytes` (null:
+   * each gets a private cache again). Databases already open keep the caches they have.
    */
-  static configure(settings: { cacheBytes?: number | null }): void {
+  static configure(settings: { cacheBytes?: number | null; documentCacheBytes?: number | null }): void {
     if (settings === null || typeof settings !== 'object')
       throw new InvalidArgumentError('configure settings must be an object');
     for (const k of Object.keys(settings))
-      if (k !== 'cacheBytes')
-        throw new InvalidArgumentError(`unknown configure setting "${k}" (allowed: cacheBytes)`);
-    if (settings.cacheBytes === null) Bundoc.#sharedCache = undefined;
-    else if (settings.cacheBytes !== undefined) Bundoc.#sharedCache = new SharedCache(settings.cacheBytes);
+      if (k !== 'cacheBytes' && k !== 'documentCacheBytes')
+        throw new InvalidArgumentError(
+          `unknown configure setting "${k}" (allowed: cacheBytes, documentCacheBytes)`,
+        );
+    const { cacheBytes, documentCacheBytes } = settings;
+    // Both are built before either is installed, so an invalid value changes nothing.
+    const pages = cacheBytes === null || cacheBytes === undefined ? undefined : new SharedCache(cacheBytes);
+    const docs =
+      documentCacheBytes === null || documentCacheBytes === undefined
+        ? undefined
+        : new DocumentCache(documentCacheBytes);
+    if (cacheBytes !== undefined) Bundoc.#sharedCache = pages;
+    if (documentCacheBytes !== undefined) Bundoc.#sharedDocumentCache = docs;
   }
 
   /** The budget set by configure({ cacheBytes }), for its stats; undefined when none. */
   static get sharedCache(): SharedCache | undefined {
     return Bundoc.#sharedCache;
+  }
+
+  /** The cache set by configure({ documentCacheBytes }), for its stats; undefined when none. */
+  static get sharedDocumentCache(): DocumentCache | undefined {
+    return Bundoc.#sharedDocumentCache;
   }
 
   /**
@@ -101,7 +124,7 @@ export class Bundoc {
       throw new InvalidArgumentError('dir must be a non-empty string');
     if (options === null || typeof options !== 'object')
       throw new InvalidArgumentError('options must be an object');
-    const { audit, onAuditError, changeStreamPreImages, ...storageOptions } = options;
+    const { audit, onAuditError, changeStreamPreImages, documentCacheBytes, ...storageOptions } = options;
     if (changeStreamPreImages !== undefined && typeof changeStreamPreImages !== 'boolean')
       throw new InvalidArgumentError('changeStreamPreImages must be a boolean');
     if ('preImages' in storageOptions)
@@ -110,6 +133,7 @@ export class Bundoc {
       throw new InvalidArgumentError('audit must be a function');
     if (onAuditError !== undefined && typeof onAuditError !== 'function')
       throw new InvalidArgumentError('onAuditError must be a function');
+    const docCache = Bundoc.#documentCacheFor(documentCacheBytes);
     let tempDir: string | undefined;
     let opts: StorageOptions = storageOptions;
     if (changeStreamPreImages) opts = { ...opts, preImages: (tree) => tree.startsWith(DOC_TREE_PREFIX) };
@@ -131,7 +155,7 @@ export class Bundoc {
       const keep = referencedTrees(metas);
       for (const t of st.trees())
         if (t.startsWith(RESERVED_TREE_PREFIX) && !keep.has(t)) await st.dropTree(t);
-      const core = new DbCore(st, metas, {
+      const core = new DbCore(st, metas, docCache.space(), {
         ...(audit ? { audit } : {}),
         ...(onAuditError ? { onAuditError } : {}),
       });
@@ -141,6 +165,19 @@ export class Bundoc {
       if (tempDir) await rm(tempDir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** The document cache a database opened with these options uses (validates documentCacheBytes). */
+  static #documentCacheFor(bytes: number | undefined): DocumentCache {
+    if (bytes !== undefined) return new DocumentCache(bytes); // throws on an invalid budget
+    return Bundoc.#sharedDocumentCache ?? Bundoc.#noDocumentCache;
+  }
+
+  static readonly #noDocumentCache = new DocumentCache(0);
+
+  /** The document cache's budget, use and hit counts (shared with other databases when configured so). */
+  documentCacheStats(): DocumentCacheStats {
+    return this.#core.docs.cache.stats();
   }
 
   /** The underlying store (for stats, checkpoints and backups). */
@@ -264,6 +301,7 @@ export class Bundoc {
       try {
         await this.#core.storage.close();
       } finally {
+        this.#core.docs.forget();
         if (this.#tempDir) await rm(this.#tempDir, { recursive: true, force: true });
       }
     })();

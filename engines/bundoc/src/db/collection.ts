@@ -2,7 +2,6 @@ import {
   checkId,
   type DocId,
   type Document,
-  decodeDocument,
   generateId,
   InvalidDocumentError,
   idKey,
@@ -361,9 +360,14 @@ export class Collection<T extends object = Document> {
     const checked = checkId(id, 'get(id)');
     return this.#read((s) => {
       const meta = s.meta(this.name);
-      // Decoded at once, not kept: no copy needed.
-      const bytes = meta ? s.tx.getView(docTree(meta), idKey(checked)) : undefined;
-      const doc = bytes === undefined ? null : (decodeDocument(bytes) as T);
+      let doc: T | null = null;
+      if (meta) {
+        const tree = docTree(meta);
+        const key = idKey(checked);
+        // Decoded at once, not kept: no copy needed.
+        const bytes = s.tx.getView(tree, key);
+        if (bytes !== undefined) doc = s.core.docs.decode(s.core.docs.slot(tree), key, bytes) as T;
+      }
       const sec = this.#core.security.of(this.name);
       if (ctx.admin === true || sec.hasRules) sec.checkRead(doc, ctx);
       return doc;

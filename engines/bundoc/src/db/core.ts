@@ -1,3 +1,4 @@
+import type { DocumentCacheSpace } from '../document/decoded-cache.js';
 import { ConflictError } from '../storage/errors.js';
 import type { PutNote } from '../storage/ops.js';
 import type { Storage } from '../storage/storage.js';
@@ -20,11 +21,19 @@ export class DbCore {
   readonly catalog = new Map<string, CollectionMeta>();
   readonly lock = new SharedExclusiveLock();
   readonly security: SecurityRegistry;
+  /** Decoded documents kept for repeated reads (this database's space of its document cache). */
+  readonly docs: DocumentCacheSpace;
   readonly #keyers = new Map<number, IndexKeyer>();
 
   /** Compiles every stored security spec: a spec that no longer compiles fails the open (fail closed). */
-  constructor(storage: Storage, metas: readonly CollectionMeta[], audit: AuditOptions = {}) {
+  constructor(
+    storage: Storage,
+    metas: readonly CollectionMeta[],
+    docs: DocumentCacheSpace,
+    audit: AuditOptions = {},
+  ) {
     this.storage = storage;
+    this.docs = docs;
     this.security = new SecurityRegistry(audit);
     for (const m of metas) {
       this.catalog.set(m.name, m);

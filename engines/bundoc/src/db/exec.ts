@@ -1,4 +1,4 @@
-import { documentJson, parseDocumentJson } from '../document/codec.js';
+import { documentJson } from '../document/codec.js';
 import { checkId, type Document, idKey, parseTyped, stringifyTyped } from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
@@ -204,13 +204,18 @@ export function scan(
   const dtree = docTree(meta);
   const ranges: ByteRange[] = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
   const primary = plan.index !== undefined && isPrimary(plan.index);
+  const docs = scope.core.docs;
+  const slot = docs.slot(dtree);
   // `owned`: bytes and key are the caller's copies; otherwise the store's own (rangeViews), copied here
   // only for the documents that pass the needles.
   const onDocument = (key: Uint8Array, bytes: Uint8Array, owned: boolean): boolean => {
     stats.docsExamined++;
-    const json = documentJson(bytes);
-    if (needles !== undefined && !mayMatch(json, needles)) return true;
-    const doc = parseDocumentJson(json);
+    let json: Uint8Array | undefined;
+    if (needles !== undefined) {
+      json = documentJson(bytes);
+      if (!mayMatch(json, needles)) return true;
+    }
+    const doc = docs.decode(slot, key, bytes, json);
     return owned || !withBytes ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));
   };
   if (!plan.index || primary) {

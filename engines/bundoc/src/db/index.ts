@@ -1,3 +1,4 @@
+export { DocumentCache, type DocumentCacheStats } from '../document/decoded-cache.js';
 export {
   COMPRESS_MIN_BYTES,
   type DocId,

@@ -13,7 +13,7 @@ export const ARENA_MAX_COPY = 4096;
 export const ON_HEAP_MAX = 64;
 
 /** Copies carved out of shared arenas: views into distinct, never reused ranges, so copies stay independent. */
-class ByteArena {
+export class ByteArena {
   #arena: ArrayBuffer | undefined;
   #bytes = new Uint8Array(0);
   #used = ARENA_BYTES;
