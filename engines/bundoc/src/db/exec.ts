@@ -220,6 +220,13 @@ export function scan(
   };
   if (!plan.index || primary) {
     for (const r of ranges) {
+      if (r.point !== undefined) {
+        const bytes = tx.getView(dtree, r.point);
+        if (bytes === undefined) continue;
+        stats.keysExamined++;
+        if (!onDocument(r.point, bytes, false)) return;
+        continue;
+      }
       for (const [key, bytes] of rangeEntries(scope, dtree, r, plan.reverse, hint)) {
         if (primary) stats.keysExamined++;
         if (!onDocument(key, bytes, false)) return;

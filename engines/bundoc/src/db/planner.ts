@@ -7,6 +7,11 @@ import { type FieldPredicate, type Interval, intersect, isEmptyInterval } from '
 export interface ByteRange {
   gte?: Uint8Array;
   lt?: Uint8Array;
+  /**
+   * Set when the range can hold one key only, this one: an equality on every field of the primary key
+   * (a complete key encoding is never a prefix of another), read with one point lookup.
+   */
+  point?: Uint8Array;
 }
 
 export interface Plan {
@@ -194,6 +199,10 @@ function byteRanges(c: Candidate): ByteRange[] {
     if (seen.has(s)) continue; // duplicate $in values
     seen.add(s);
     if (!c.range) {
+      if (c.index === ID_FIELD && c.eqFields === fields.length) {
+        out.push({ gte: pre, lt: prefixEnd(pre), point: pre });
+        continue;
+      }
       out.push({ gte: pre.length ? pre : undefined, lt: pre.length ? prefixEnd(pre) : undefined });
       continue;
     }
