@@ -51,8 +51,16 @@ t.test('_id equalities and $in lists by point lookups', async (t) => {
     { numRuns: 300, seed: 20261130 },
   );
   // writes addressed by _id
-  t.same(await c.updateOne({ _id: 's1' }, { $set: { x: 1 } }), { matchedCount: 1, modifiedCount: 1, upsertedId: null });
-  t.same(await c.updateOne({ _id: 'nope' }, { $set: { x: 1 } }), { matchedCount: 0, modifiedCount: 0, upsertedId: null });
+  t.same(await c.updateOne({ _id: 's1' }, { $set: { x: 1 } }), {
+    matchedCount: 1,
+    modifiedCount: 1,
+    upsertedId: null,
+  });
+  t.same(await c.updateOne({ _id: 'nope' }, { $set: { x: 1 } }), {
+    matchedCount: 0,
+    modifiedCount: 0,
+    upsertedId: null,
+  });
   t.same(await c.get('s1'), { _id: 's1', i: 1, odd: true, x: 1 });
   t.same(await c.deleteOne({ _id: 3 }), { deletedCount: 1 });
   t.equal(await c.findOne({ _id: 3 }), null);
