@@ -1,4 +1,5 @@
 import { CorruptionError } from './errors.js';
+import { buildHeads, MIN_HEAD_KEYS, searchHeads } from './key-heads.js';
 import {
   BRANCH_BASE_SIZE,
   type BranchNode,
@@ -93,6 +94,22 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
   return lo;
 }
 
+/** upperBound over a node's keys, through its key heads when it is clean (see key-heads.ts). */
+function nodeUpper(node: TreeNode, key: Uint8Array): number {
+  const keys = node.keys;
+  if (node.dirty || keys.length < MIN_HEAD_KEYS) return upperBound(keys, key);
+  node.heads ??= buildHeads(keys);
+  return searchHeads(keys, node.heads, key, true);
+}
+
+/** lowerBound over a node's keys, as nodeUpper. */
+function nodeLower(node: TreeNode, key: Uint8Array): number {
+  const keys = node.keys;
+  if (node.dirty || keys.length < MIN_HEAD_KEYS) return lowerBound(keys, key);
+  node.heads ??= buildHeads(keys);
+  return searchHeads(keys, node.heads, key, false);
+}
+
 /** Whether lo <= key < hi (an undefined end is open). */
 function within(key: Uint8Array, lo: Uint8Array | undefined, hi: Uint8Array | undefined): boolean {
   return (lo === undefined || compareBytes(key, lo) >= 0) && (hi === undefined || compareBytes(key, hi) < 0);
@@ -143,8 +160,8 @@ export class BTree {
 
   get(root: number, key: Uint8Array): LeafValue | undefined {
     let node = this.#pager.node(root);
-    while (node.kind === 'branch') node = this.#pager.node(node.children[upperBound(node.keys, key)]);
-    const pos = lowerBound(node.keys, key);
+    while (node.kind === 'branch') node = this.#pager.node(node.children[nodeUpper(node, key)]);
+    const pos = nodeLower(node, key);
     return pos < node.keys.length && compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
   }
 
@@ -155,7 +172,7 @@ export class BTree {
     const path: BranchNode[] = [];
     const idxs: number[] = [];
     while (node.kind === 'branch') {
-      const i = upperBound(node.keys, key);
+      const i = nodeUpper(node, key);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -189,7 +206,7 @@ export class BTree {
     }
     let node = cur.nodes[level];
     while (node.kind === 'branch') {
-      const i = upperBound(node.keys, key);
+      const i = nodeUpper(node, key);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -213,7 +230,7 @@ export class BTree {
     const path = cursor.nodes.slice(0, -1) as BranchNode[];
     const idxs = cursor.idxs;
     let newRoot = cursor.root;
-    const pos = lowerBound(leaf.keys, key);
+    const pos = nodeLower(leaf, key);
     let old: LeafValue | undefined;
     let appended = false;
     if (pos < leaf.keys.length && compareBytes(leaf.keys[pos], key) === 0) {
@@ -320,7 +337,7 @@ export class BTree {
   delete(root: number, key: Uint8Array, lsn: number): Change {
     if (this.get(root, key) === undefined) return { root, old: undefined };
     const { path, idxs, leaf } = this.#writablePath(root, key);
-    const pos = lowerBound(leaf.keys, key);
+    const pos = nodeLower(leaf, key);
     const old = leaf.values[pos];
     leaf.size -= leafEntrySize(key, old);
     leaf.keys.splice(pos, 1);
@@ -476,17 +493,16 @@ export class BTree {
     while (node.kind === 'branch') {
       let i: number;
       if (!from) i = reverse ? node.children.length - 1 : 0;
-      else if (!reverse || from.inclusive) i = upperBound(node.keys, from.key);
-      else i = lowerBound(node.keys, from.key);
+      else if (!reverse || from.inclusive) i = nodeUpper(node, from.key);
+      else i = nodeLower(node, from.key);
       stack.push({ node, i });
       node = pager.node(node.children[i], false);
     }
     let leaf: LeafNode = node;
     let pos: number;
     if (!from) pos = reverse ? leaf.keys.length - 1 : 0;
-    else if (!reverse)
-      pos = from.inclusive ? lowerBound(leaf.keys, from.key) : upperBound(leaf.keys, from.key);
-    else pos = (from.inclusive ? upperBound(leaf.keys, from.key) : lowerBound(leaf.keys, from.key)) - 1;
+    else if (!reverse) pos = from.inclusive ? nodeLower(leaf, from.key) : nodeUpper(leaf, from.key);
+    else pos = (from.inclusive ? nodeUpper(leaf, from.key) : nodeLower(leaf, from.key)) - 1;
     while (out.length < max) {
       if (pos < 0 || pos >= leaf.keys.length) {
         // Climb to the nearest ancestor with another child in the scan direction, then descend.

@@ -1,5 +1,6 @@
 import { NODE_HEADER, PAGE_BRANCH, PAGE_LEAF } from './constants.js';
 import { ARENA_MAX_COPY, isOwnedArena, ON_HEAP_MAX } from './copy-out.js';
+import type { KeyHeads } from './key-heads.js';
 
 /** A value stored in a leaf: inline bytes or a pointer to an overflow chain. */
 export type LeafValue = Uint8Array | OverflowRef;
@@ -25,6 +26,8 @@ export interface LeafNode {
   /** Encoded payload bytes after the header. */
   size: number;
   dirty: boolean;
+  /** Search heads of a clean node's keys (key-heads.ts); dropped when the node becomes writable. */
+  heads?: KeyHeads | undefined;
 }
 
 /** children[i] holds keys < keys[i]; children[i+1] holds keys >= keys[i]. */
@@ -36,6 +39,7 @@ export interface BranchNode {
   children: number[];
   size: number;
   dirty: boolean;
+  heads?: KeyHeads | undefined;
 }
 
 export type TreeNode = LeafNode | BranchNode;

@@ -107,6 +107,7 @@ export class Pager {
     this.writeLogical(node.pgno, logical);
     rebaseNode(node, logical);
     node.dirty = false;
+    node.heads = undefined;
   }
 
   /** Writes every dirty cached node (no fsync). */
@@ -147,13 +148,28 @@ export class Pager {
   writable(node: TreeNode): TreeNode {
     if (this.fresh.has(node.pgno)) {
       node.dirty = true;
+      node.heads = undefined; // it is about to change
       return node;
     }
     const pgno = this.alloc();
     const copy: TreeNode =
       node.kind === 'leaf'
-        ? { ...node, pgno, keys: node.keys.slice(), values: node.values.slice(), dirty: true }
-        : { ...node, pgno, keys: node.keys.slice(), children: node.children.slice(), dirty: true };
+        ? {
+            ...node,
+            pgno,
+            keys: node.keys.slice(),
+            values: node.values.slice(),
+            dirty: true,
+            heads: undefined,
+          }
+        : {
+            ...node,
+            pgno,
+            keys: node.keys.slice(),
+            children: node.children.slice(),
+            dirty: true,
+            heads: undefined,
+          };
     this.free(node.pgno);
     this.pool.add(copy);
     return copy;
@@ -161,6 +177,7 @@ export class Pager {
 
   addNew(node: TreeNode): void {
     node.dirty = true;
+    node.heads = undefined;
     this.pool.add(node);
   }
 

@@ -1,0 +1,102 @@
+/**
+ * Key heads: a clean node's keys summarised as numbers, so its binary search reads one contiguous
+ * Float64Array instead of chasing a Uint8Array object and its bytes per probe. A random point lookup
+ * spent most of its time in those probes (cache misses on key objects scattered over the heap).
+ *
+ * All keys of a node share the prefix of its first and last key (they are sorted); a key's head is the
+ * HEAD_BYTES bytes after that prefix as a base-257 number (byte + 1, 0 past the key's end), exact in a
+ * double and ordered as the keys are: a smaller head means a smaller key, a larger head a larger one,
+ * and only keys with equal heads need comparing byte by byte, from the end of the head on.
+ *
+ * Heads are built lazily for nodes that are not dirty (a clean node is never modified: writers copy it
+ * or mark it dirty first, see Pager.writable) and dropped whenever a node becomes writable or is written.
+ */
+
+export const HEAD_BYTES = 6;
+/** Nodes with fewer keys are searched directly (a few probes cost less than building heads). */
+export const MIN_HEAD_KEYS = 8;
+
+export interface KeyHeads {
+  /** Length of the prefix every key of the node shares. */
+  prefix: number;
+  heads: Float64Array;
+}
+
+function headOf(k: Uint8Array, p: number): number {
+  let h = 0;
+  const end = p + HEAD_BYTES;
+  for (let j = p; j < end; j++) h = h * 257 + (j < k.length ? k[j]! + 1 : 0);
+  return h;
+}
+
+export function buildHeads(keys: readonly Uint8Array[]): KeyHeads {
+  const n = keys.length;
+  const a = keys[0]!;
+  const b = keys[n - 1]!;
+  const m = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < m && a[p] === b[p]) p++;
+  const heads = new Float64Array(n);
+  for (let i = 0; i < n; i++) heads[i] = headOf(keys[i]!, p);
+  return { prefix: p, heads };
+}
+
+/** Byte comparison of two keys that are equal before `start`. */
+function compareFrom(a: Uint8Array, b: Uint8Array, start: number): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = start; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/**
+ * First index whose key is > key (`upper`) or >= key (not `upper`), given the node's keys and heads.
+ */
+export function searchHeads(
+  keys: readonly Uint8Array[],
+  h: KeyHeads,
+  key: Uint8Array,
+  upper: boolean,
+): number {
+  const n = keys.length;
+  const p = h.prefix;
+  // The key against the shared prefix: outside it, the key is below or above every key of the node.
+  const k0 = keys[0]!;
+  const m = Math.min(p, key.length);
+  for (let j = 0; j < m; j++) {
+    const d = key[j]! - k0[j]!;
+    if (d !== 0) return d < 0 ? 0 : n;
+  }
+  if (key.length < p) return 0; // a proper prefix of every key: below them all
+  const hk = headOf(key, p);
+  const heads = h.heads;
+  // a: first head >= hk; keys before it are smaller than key
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (heads[mid]! < hk) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === n || heads[lo] !== hk) return lo;
+  // b: first head > hk; keys from it on are larger than key. Between a and b, compare the bytes.
+  const a = lo;
+  hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (heads[mid]! <= hk) lo = mid + 1;
+    else hi = mid;
+  }
+  hi = lo;
+  lo = a;
+  const start = p + HEAD_BYTES;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareFrom(keys[mid]!, key, start);
+    if (c < 0 || (upper && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
