@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { buildHeads, HEAD_BYTES, searchHeads } from '../src/storage/key-heads.js';
+import { buildHeads, HEAD_BYTES, lastExact, searchHeads } from '../src/storage/key-heads.js';
 
 // Key heads must find exactly the positions a byte-by-byte binary search finds: for every sorted set of
 // distinct keys (long shared prefixes, keys that are prefixes of others, ties beyond the head, bytes 0
@@ -21,6 +21,7 @@ function reference(keys: Uint8Array[], key: Uint8Array, upper: boolean): number 
 
 t.test('searchHeads agrees with a byte-by-byte search', async (t) => {
   let checked = 0;
+  let exact = 0;
   fc.assert(
     fc.property(
       fc.array(byte, { maxLength: 10 }),
@@ -44,6 +45,13 @@ t.test('searchHeads agrees with a byte-by-byte search', async (t) => {
           for (const upper of [false, true]) {
             const got = searchHeads(keys, heads, p, upper);
             const want = reference(keys, p, upper);
+            // lastExact: the key found (lower bound) or just passed (upper bound) is the probe itself
+            const at = upper ? got - 1 : got;
+            if (lastExact && !(at >= 0 && at < keys.length && Buffer.compare(keys[at]!, p) === 0)) {
+              t.fail(`lastExact set wrongly for ${Buffer.from(p).toString('hex')}`);
+              return false;
+            }
+            if (lastExact) exact++;
             if (got !== want) {
               t.fail(
                 `${upper ? 'upper' : 'lower'} bound of ${Buffer.from(p).toString('hex')}: ${got}, want ${want}`,
@@ -59,6 +67,7 @@ t.test('searchHeads agrees with a byte-by-byte search', async (t) => {
     { numRuns: 2000, seed: 20261130 },
   );
   t.ok(checked > 50_000, `${checked} searches checked`);
+  t.ok(exact > 1000, `${exact} matches proved by their heads`);
 });
 
 t.test('heads are ordered as the keys', async (t) => {
@@ -73,7 +82,7 @@ t.test('heads are ordered as the keys', async (t) => {
     [2],
   ].map((a) => Uint8Array.from(a));
   const { heads, prefix } = buildHeads(keys);
-  t.equal(prefix, 0);
+  t.equal(prefix.length, 0);
   for (let i = 1; i < heads.length; i++) t.ok(heads[i - 1]! <= heads[i]!, `head ${i - 1} <= head ${i}`);
   // the two keys that agree on their first six bytes tie, and are told apart by their bytes
   t.equal(heads[5], heads[6]);

@@ -1,5 +1,5 @@
 import { CorruptionError } from './errors.js';
-import { buildHeads, MIN_HEAD_KEYS, searchHeads } from './key-heads.js';
+import { buildHeads, lastExact, MIN_HEAD_KEYS, searchHeads } from './key-heads.js';
 import {
   BRANCH_BASE_SIZE,
   type BranchNode,
@@ -161,8 +161,18 @@ export class BTree {
   get(root: number, key: Uint8Array): LeafValue | undefined {
     let node = this.#pager.node(root);
     while (node.kind === 'branch') node = this.#pager.node(node.children[nodeUpper(node, key)]);
-    const pos = nodeLower(node, key);
-    return pos < node.keys.length && compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
+    const keys = node.keys;
+    let pos: number;
+    let exact = false;
+    if (node.dirty || keys.length < MIN_HEAD_KEYS) pos = lowerBound(keys, key);
+    else {
+      node.heads ??= buildHeads(keys);
+      pos = searchHeads(keys, node.heads, key, false);
+      // Key heads often prove the match without reading the key's bytes (a cache miss or two).
+      exact = lastExact;
+    }
+    if (pos >= keys.length) return undefined;
+    return exact || compareBytes(keys[pos], key) === 0 ? node.values[pos] : undefined;
   }
 
   /** Copies the root-to-leaf path for `key` onto writable pages; returns the path and the leaf. */

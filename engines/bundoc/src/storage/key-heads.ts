@@ -17,10 +17,18 @@ export const HEAD_BYTES = 6;
 export const MIN_HEAD_KEYS = 8;
 
 export interface KeyHeads {
-  /** Length of the prefix every key of the node shares. */
-  prefix: number;
-  heads: Float64Array;
+  /** The prefix every key of the node shares (a copy, next to the heads in memory). */
+  prefix: Uint8Array;
+  /** A plain array of doubles: its elements sit on the heap with it, not in a separate allocation. */
+  heads: number[];
 }
+
+/**
+ * Set by searchHeads: whether the key at the returned position (lower bound) or before it (upper bound)
+ * is known to equal the search key, without a byte comparison (equal heads, and the key ends inside
+ * its head: nothing after it could differ).
+ */
+export let lastExact = false;
 
 function headOf(k: Uint8Array, p: number): number {
   let h = 0;
@@ -29,6 +37,7 @@ function headOf(k: Uint8Array, p: number): number {
   return h;
 }
 
+/** Heads of a node's keys: at least one key, sorted, distinct. */
 export function buildHeads(keys: readonly Uint8Array[]): KeyHeads {
   const n = keys.length;
   const a = keys[0]!;
@@ -36,9 +45,9 @@ export function buildHeads(keys: readonly Uint8Array[]): KeyHeads {
   const m = Math.min(a.length, b.length);
   let p = 0;
   while (p < m && a[p] === b[p]) p++;
-  const heads = new Float64Array(n);
+  const heads: number[] = new Array(n);
   for (let i = 0; i < n; i++) heads[i] = headOf(keys[i]!, p);
-  return { prefix: p, heads };
+  return { prefix: new Uint8Array(a.subarray(0, p)), heads };
 }
 
 /** Byte comparison of two keys that are equal before `start`. */
@@ -52,7 +61,8 @@ function compareFrom(a: Uint8Array, b: Uint8Array, start: number): number {
 }
 
 /**
- * First index whose key is > key (`upper`) or >= key (not `upper`), given the node's keys and heads.
+ * First index whose key is > key (`upper`) or >= key (not `upper`), given the node's keys and heads;
+ * sets lastExact.
  */
 export function searchHeads(
   keys: readonly Uint8Array[],
@@ -61,12 +71,13 @@ export function searchHeads(
   upper: boolean,
 ): number {
   const n = keys.length;
-  const p = h.prefix;
+  const prefix = h.prefix;
+  const p = prefix.length;
+  lastExact = false;
   // The key against the shared prefix: outside it, the key is below or above every key of the node.
-  const k0 = keys[0]!;
   const m = Math.min(p, key.length);
   for (let j = 0; j < m; j++) {
-    const d = key[j]! - k0[j]!;
+    const d = key[j]! - prefix[j]!;
     if (d !== 0) return d < 0 ? 0 : n;
   }
   if (key.length < p) return 0; // a proper prefix of every key: below them all
@@ -81,6 +92,11 @@ export function searchHeads(
     else hi = mid;
   }
   if (lo === n || heads[lo] !== hk) return lo;
+  if (key.length < p + HEAD_BYTES) {
+    // Both end inside the head, at the same byte: the same key (keys are distinct: there is one).
+    lastExact = true;
+    return upper ? lo + 1 : lo;
+  }
   // b: first head > hk; keys from it on are larger than key. Between a and b, compare the bytes.
   const a = lo;
   hi = n;
