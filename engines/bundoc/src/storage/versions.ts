@@ -87,7 +87,8 @@ export class VersionStore {
   /** The key's version at `snap`; the key string is only built when the tree has retained versions. */
   lookup(tree: string, key: Uint8Array, snap: number, until: number): Version | undefined {
     const t = this.#trees.get(tree);
-    if (t === undefined) return undefined;
+    // Most reads find no retained version: spare them the key's string form.
+    if (t === undefined || t.size === 0) return undefined;
     const kv = t.get(keyString(key));
     return kv ? this.versionAt(kv, snap, until) : undefined;
   }
