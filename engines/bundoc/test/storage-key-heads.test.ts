@@ -89,3 +89,69 @@ t.test('heads are ordered as the keys', async (t) => {
   t.equal(searchHeads(keys, buildHeads(keys), keys[6]!, false), 6);
   t.equal(searchHeads(keys, buildHeads(keys), keys[6]!, true), 7);
 });
+
+t.test('reads between writes on dirty nodes never use stale heads', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { Storage } = await import('../src/storage/index.js');
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-heads-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // No checkpoint: every node stays dirty, so only the mutation-count rule keeps heads honest.
+  const st = await Storage.open(dir, { durability: 'off', checkpointIntervalMs: 0, pageSize: 4096 });
+  t.teardown(() => st.close());
+  const model = new Map<string, string>();
+  const key = (i: number) => Buffer.from(`k${String(i).padStart(6, '0')}`);
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 48271) % 2147483647;
+    return seed % n;
+  };
+  await st.transaction((tx) => {
+    for (let i = 0; i < 6000; i += 2) {
+      tx.put('t', key(i), Buffer.from(`v${i}`));
+      model.set(key(i).toString('latin1'), `v${i}`);
+    }
+  });
+  let checked = 0;
+  for (let round = 0; round < 400; round++) {
+    const tx = st.begin({ readOnly: true });
+    // enough reads of the same region for dirty nodes to get heads
+    const base = rnd(6000);
+    for (let r = 0; r < 12; r++) {
+      const k = key(base + rnd(40));
+      const got = tx.get('t', k);
+      const want = model.get(k.toString('latin1'));
+      if ((got === undefined ? undefined : Buffer.from(got).toString()) !== want) {
+        t.fail(`round ${round}: ${k} = ${got && Buffer.from(got).toString()}, want ${want}`);
+        return;
+      }
+      checked++;
+    }
+    const from = key(base);
+    const scanned = [...tx.range('t', { gte: from, limit: 5 })].map(([k]) =>
+      Buffer.from(k).toString('latin1'),
+    );
+    const wantScan = [...model.keys()]
+      .filter((k) => k >= from.toString('latin1'))
+      .sort()
+      .slice(0, 5);
+    t.same(scanned, wantScan, `round ${round}: range from ${from}`);
+    tx.abort();
+    // then a write into the same region: inserts, replacements and deletes (which merge nodes)
+    await st.transaction((w) => {
+      for (let j = 0; j < 8; j++) {
+        const i = base + rnd(40);
+        const k = key(i);
+        if (rnd(3) === 0) {
+          w.delete('t', k);
+          model.delete(k.toString('latin1'));
+        } else {
+          w.put('t', k, Buffer.from(`w${round}-${i}`));
+          model.set(k.toString('latin1'), `w${round}-${i}`);
+        }
+      }
+    });
+  }
+  t.ok(checked >= 4800, `${checked} reads checked`);
+});

@@ -1,5 +1,13 @@
 import { CorruptionError } from './errors.js';
-import { buildHeads, lastExact, MIN_HEAD_KEYS, searchHeads } from './key-heads.js';
+import {
+  buildHeads,
+  DIRTY_BUILD_AFTER,
+  type KeyHeads,
+  lastExact,
+  MIN_HEAD_KEYS,
+  pendingHeads,
+  searchHeads,
+} from './key-heads.js';
 import {
   BRANCH_BASE_SIZE,
   type BranchNode,
@@ -94,21 +102,47 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
   return lo;
 }
 
-/** upperBound over a node's keys, through its key heads when it is clean (see key-heads.ts). */
-function nodeUpper(node: TreeNode, key: Uint8Array): number {
+/**
+ * A node's key heads if it may be searched through them (key-heads.ts): a clean node's always; a dirty
+ * node's only outside puts and deletes (not `writer`), built at its DIRTY_BUILD_AFTER-th such search.
+ */
+function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
   const keys = node.keys;
-  if (node.dirty || keys.length < MIN_HEAD_KEYS) return upperBound(keys, key);
-  node.heads ??= buildHeads(keys);
-  return searchHeads(keys, node.heads, key, true);
+  if (keys.length < MIN_HEAD_KEYS) return undefined;
+  const h = node.heads;
+  if (h !== undefined && h.heads.length > 0) return h;
+  if (node.dirty) {
+    if (writer) return undefined;
+    if (h === undefined) {
+      node.heads = pendingHeads();
+      return undefined;
+    }
+    if (++h.seen < DIRTY_BUILD_AFTER) return undefined;
+  }
+  node.heads = buildHeads(keys);
+  return node.heads;
 }
 
-/** lowerBound over a node's keys, as nodeUpper. */
-function nodeLower(node: TreeNode, key: Uint8Array): number {
-  const keys = node.keys;
-  if (node.dirty || keys.length < MIN_HEAD_KEYS) return lowerBound(keys, key);
-  node.heads ??= buildHeads(keys);
-  return searchHeads(keys, node.heads, key, false);
+/** upperBound over a node's keys, through its key heads where it has them. */
+function nodeUpper(node: TreeNode, key: Uint8Array, writer = false): number {
+  const h = headsOf(node, writer);
+  return h === undefined ? upperBound(node.keys, key) : searchHeads(node.keys, h, key, true);
 }
+
+/** lowerBound over a node's keys, as nodeUpper; sets exactLower. */
+function nodeLower(node: TreeNode, key: Uint8Array, writer = false): number {
+  const h = headsOf(node, writer);
+  if (h === undefined) {
+    exactLower = false;
+    return lowerBound(node.keys, key);
+  }
+  const pos = searchHeads(node.keys, h, key, false);
+  exactLower = lastExact;
+  return pos;
+}
+
+/** Set by nodeLower: the key at the position it returned is known to equal the search key. */
+let exactLower = false;
 
 /** Whether lo <= key < hi (an undefined end is open). */
 function within(key: Uint8Array, lo: Uint8Array | undefined, hi: Uint8Array | undefined): boolean {
@@ -161,18 +195,10 @@ export class BTree {
   get(root: number, key: Uint8Array): LeafValue | undefined {
     let node = this.#pager.node(root);
     while (node.kind === 'branch') node = this.#pager.node(node.children[nodeUpper(node, key)]);
-    const keys = node.keys;
-    let pos: number;
-    let exact = false;
-    if (node.dirty || keys.length < MIN_HEAD_KEYS) pos = lowerBound(keys, key);
-    else {
-      node.heads ??= buildHeads(keys);
-      pos = searchHeads(keys, node.heads, key, false);
-      // Key heads often prove the match without reading the key's bytes (a cache miss or two).
-      exact = lastExact;
-    }
-    if (pos >= keys.length) return undefined;
-    return exact || compareBytes(keys[pos], key) === 0 ? node.values[pos] : undefined;
+    const pos = nodeLower(node, key);
+    if (pos >= node.keys.length) return undefined;
+    // Key heads often prove the match without reading the key's bytes (a cache miss or two).
+    return exactLower || compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
   }
 
   /** Copies the root-to-leaf path for `key` onto writable pages; returns the path and the leaf. */
@@ -182,7 +208,7 @@ export class BTree {
     const path: BranchNode[] = [];
     const idxs: number[] = [];
     while (node.kind === 'branch') {
-      const i = nodeUpper(node, key);
+      const i = nodeUpper(node, key, true);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -205,6 +231,8 @@ export class BTree {
       level = cur.nodes.length - 1;
       while (level > 0 && !within(key, cur.los[level], cur.his[level])) level--;
       cur.nodes.length = level + 1;
+      // Reused without Pager.writable, which drops key heads: these nodes are about to change too.
+      for (const n of cur.nodes) n.heads = undefined;
       cur.los.length = level + 1;
       cur.his.length = level + 1;
       cur.idxs.length = level;
@@ -216,7 +244,7 @@ export class BTree {
     }
     let node = cur.nodes[level];
     while (node.kind === 'branch') {
-      const i = nodeUpper(node, key);
+      const i = nodeUpper(node, key, true);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -240,7 +268,7 @@ export class BTree {
     const path = cursor.nodes.slice(0, -1) as BranchNode[];
     const idxs = cursor.idxs;
     let newRoot = cursor.root;
-    const pos = nodeLower(leaf, key);
+    const pos = nodeLower(leaf, key, true);
     let old: LeafValue | undefined;
     let appended = false;
     if (pos < leaf.keys.length && compareBytes(leaf.keys[pos], key) === 0) {
@@ -347,7 +375,7 @@ export class BTree {
   delete(root: number, key: Uint8Array, lsn: number): Change {
     if (this.get(root, key) === undefined) return { root, old: undefined };
     const { path, idxs, leaf } = this.#writablePath(root, key);
-    const pos = nodeLower(leaf, key);
+    const pos = nodeLower(leaf, key, true);
     const old = leaf.values[pos];
     leaf.size -= leafEntrySize(key, old);
     leaf.keys.splice(pos, 1);

@@ -8,8 +8,11 @@
  * double and ordered as the keys are: a smaller head means a smaller key, a larger head a larger one,
  * and only keys with equal heads need comparing byte by byte, from the end of the head on.
  *
- * Heads are built lazily for nodes that are not dirty (a clean node is never modified: writers copy it
- * or mark it dirty first, see Pager.writable) and dropped whenever a node becomes writable or is written.
+ * Heads are built lazily and dropped before a node changes: every change goes through Pager.writable
+ * (which drops them) or reuses a put's path in the same synchronous batch (BTree's seek drops them),
+ * and writing a node drops them too. A clean node gets heads at its first search; a dirty one, which
+ * the next write may touch, only at its DIRTY_BUILD_AFTER-th search by a reader since it last changed
+ * (write-heavy phases then do not pay for heads they would throw away).
  */
 
 export const HEAD_BYTES = 6;
@@ -17,10 +20,22 @@ export const HEAD_BYTES = 6;
 export const MIN_HEAD_KEYS = 8;
 
 export interface KeyHeads {
+  /** Searches of a dirty node counted before its heads are built (`heads` empty until then). */
+  seen: number;
   /** The prefix every key of the node shares (a copy, next to the heads in memory). */
   prefix: Uint8Array;
   /** A plain array of doubles: its elements sit on the heap with it, not in a separate allocation. */
   heads: number[];
+}
+
+/** A dirty node gets heads at its this-many-th search by a reader since it last changed. */
+export const DIRTY_BUILD_AFTER = 4;
+
+const NO_PREFIX = new Uint8Array(0);
+
+/** A dirty node's search counter, before it has heads. */
+export function pendingHeads(): KeyHeads {
+  return { seen: 1, prefix: NO_PREFIX, heads: [] };
 }
 
 /**
@@ -47,7 +62,7 @@ export function buildHeads(keys: readonly Uint8Array[]): KeyHeads {
   while (p < m && a[p] === b[p]) p++;
   const heads: number[] = new Array(n);
   for (let i = 0; i < n; i++) heads[i] = headOf(keys[i]!, p);
-  return { prefix: new Uint8Array(a.subarray(0, p)), heads };
+  return { seen: 0, prefix: new Uint8Array(a.subarray(0, p)), heads };
 }
 
 /** Byte comparison of two keys that are equal before `start`. */
