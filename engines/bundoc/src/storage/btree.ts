@@ -103,16 +103,18 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
 }
 
 /**
- * A node's key heads if it may be searched through them (key-heads.ts): a clean node's always; a dirty
- * node's only outside puts and deletes (not `writer`), built at its DIRTY_BUILD_AFTER-th such search.
+ * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (not `writer`,
+ * a put or delete, which searches nodes it made writable and so dropped their heads): for a clean node
+ * at once, for a dirty one at its DIRTY_BUILD_AFTER-th search by a reader.
  */
 function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
   const keys = node.keys;
   if (keys.length < MIN_HEAD_KEYS) return undefined;
   const h = node.heads;
   if (h !== undefined && h.heads.length > 0) return h;
+  // A writer is about to make the node writable, which drops heads: building them would be wasted.
+  if (writer) return undefined;
   if (node.dirty) {
-    if (writer) return undefined;
     if (h === undefined) {
       node.heads = pendingHeads();
       return undefined;
