@@ -1,6 +1,7 @@
 import { CorruptionError } from './errors.js';
 import {
   buildHeads,
+  CLEAN_BUILD_AFTER,
   DIRTY_BUILD_AFTER,
   type KeyHeads,
   lastExact,
@@ -104,8 +105,8 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
 
 /**
  * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (not `writer`,
- * a put or delete, which searches nodes it made writable and so dropped their heads): for a clean node
- * at once, for a dirty one at its DIRTY_BUILD_AFTER-th search by a reader.
+ * a put or delete, which searches nodes it made writable and so dropped their heads), at a clean node's
+ * CLEAN_BUILD_AFTER-th search and a dirty one's DIRTY_BUILD_AFTER-th since it last changed.
  */
 function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
   const keys = node.keys;
@@ -114,13 +115,11 @@ function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
   if (h !== undefined && h.heads.length > 0) return h;
   // A writer is about to make the node writable, which drops heads: building them would be wasted.
   if (writer) return undefined;
-  if (node.dirty) {
-    if (h === undefined) {
-      node.heads = pendingHeads();
-      return undefined;
-    }
-    if (++h.seen < DIRTY_BUILD_AFTER) return undefined;
+  if (h === undefined) {
+    node.heads = pendingHeads();
+    return undefined;
   }
+  if (++h.seen < (node.dirty ? DIRTY_BUILD_AFTER : CLEAN_BUILD_AFTER)) return undefined;
   node.heads = buildHeads(keys);
   return node.heads;
 }

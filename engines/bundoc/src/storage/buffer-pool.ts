@@ -1,3 +1,4 @@
+import { Fifo } from './fifo.js';
 import type { TreeNode } from './node.js';
 import type { SharedCache } from './shared-cache.js';
 
@@ -21,6 +22,9 @@ interface Slot {
  * to the protected queue. A one-pass scan only churns probation, so the hot set survives it.
  * The protected queue is a CLOCK (second chance) rather than an exact LRU: a hit only sets a flag, where
  * re-ordering a Map on every hit of the root page cost half of all insert time.
+ * The maps answer lookups; the order of each queue is kept apart in a Fifo (see fifo.ts for why not the
+ * maps' own order), whose entries go stale when a page leaves its map by another way (a promotion, a
+ * removal): they are skipped when they come round, and dropped when they outnumber the live ones.
  * Eviction runs only between operations (`evict`), never while a caller holds node references.
  */
 export class BufferPool {
@@ -35,8 +39,13 @@ export class BufferPool {
   readonly #probationMax: number;
   readonly #ghostMax: number;
   readonly #probation = new Map<number, TreeNode>();
+  /** Probation nodes, oldest first (with stale entries: see the class comment). */
+  readonly #probationOrder = new Fifo<TreeNode>();
   readonly #protected = new Map<number, Slot>();
+  /** The clock's hand: protected slots in the order it visits them. */
+  readonly #clock = new Fifo<Slot>();
   readonly #ghosts = new Set<number>();
+  readonly #ghostOrder = new Fifo<number>();
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -73,7 +82,7 @@ export class BufferPool {
     }
     if (n) {
       this.#probation.delete(pgno);
-      this.#protected.set(pgno, { node: n, ref: false });
+      this.#protect(n);
       this.hits++;
       return n;
     }
@@ -83,9 +92,37 @@ export class BufferPool {
 
   /** Adds a node just read or created. */
   add(node: TreeNode): void {
-    if (this.#ghosts.delete(node.pgno)) this.#protected.set(node.pgno, { node, ref: false });
-    else this.#probation.set(node.pgno, node);
+    if (this.#ghosts.delete(node.pgno)) this.#protect(node);
+    else {
+      this.#probation.set(node.pgno, node);
+      this.#probationOrder.push(node);
+      if (this.#probationOrder.length > 2 * this.#probation.size + 1024) {
+        this.#probationOrder.retain((x) => this.#probation.get(x.pgno) === x);
+      }
+    }
     if (this.#shared) this.#report();
+  }
+
+  #protect(node: TreeNode): void {
+    const slot: Slot = { node, ref: false };
+    this.#protected.set(node.pgno, slot);
+    this.#clock.push(slot);
+    if (this.#clock.length > 2 * this.#protected.size + 1024) {
+      this.#clock.retain((x) => this.#protected.get(x.node.pgno) === x);
+    }
+  }
+
+  #addGhost(pgno: number): void {
+    this.#ghosts.add(pgno);
+    this.#ghostOrder.push(pgno);
+    while (this.#ghosts.size > this.#ghostMax) {
+      const oldest = this.#ghostOrder.shift();
+      if (oldest === undefined) break;
+      this.#ghosts.delete(oldest); // false for a stale entry: go on
+    }
+    if (this.#ghostOrder.length > 2 * this.#ghosts.size + 1024) {
+      this.#ghostOrder.retain((p) => this.#ghosts.has(p));
+    }
   }
 
   remove(pgno: number): void {
@@ -119,22 +156,21 @@ export class BufferPool {
     while (this.size === before && this.size > 0) {
       const fromProbation = this.#probation.size > this.#probationMax || this.#protected.size === 0;
       if (fromProbation) {
-        const [pgno, node] = this.#probation.entries().next().value as [number, TreeNode];
+        const node = this.#probationOrder.shift()!;
+        if (this.#probation.get(node.pgno) !== node) continue; // stale
         if (node.dirty) writeBack(node);
-        this.#probation.delete(pgno);
+        this.#probation.delete(node.pgno);
         this.evictions++;
-        this.#ghosts.add(pgno);
-        if (this.#ghosts.size > this.#ghostMax) {
-          this.#ghosts.delete(this.#ghosts.values().next().value as number);
-        }
+        this.#addGhost(node.pgno);
         continue;
       }
-      const [pgno, slot] = this.#protected.entries().next().value as [number, Slot];
+      const slot = this.#clock.shift()!;
+      const pgno = slot.node.pgno;
+      if (this.#protected.get(pgno) !== slot) continue; // stale
       if (slot.ref) {
         // Used since it last came round: second chance at the back of the clock.
         slot.ref = false;
-        this.#protected.delete(pgno);
-        this.#protected.set(pgno, slot);
+        this.#clock.push(slot);
         continue;
       }
       // Written before it leaves: a failed write must not drop a dirty page.
@@ -152,8 +188,11 @@ export class BufferPool {
 
   clear(): void {
     this.#probation.clear();
+    this.#probationOrder.clear();
     this.#protected.clear();
+    this.#clock.clear();
     this.#ghosts.clear();
+    this.#ghostOrder.clear();
     if (this.#shared) this.#report();
   }
 

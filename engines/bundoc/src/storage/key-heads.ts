@@ -10,9 +10,9 @@
  *
  * Heads are built lazily and dropped before a node changes: every change goes through Pager.writable
  * (which drops them) or reuses a put's path in the same synchronous batch (BTree's seek drops them),
- * and writing a node drops them too. A clean node gets heads at its first search; a dirty one, which
- * the next write may touch, only at its DIRTY_BUILD_AFTER-th search by a reader since it last changed
- * (write-heavy phases then do not pay for heads they would throw away).
+ * and writing a node drops them too. Readers build them at a node's second search, or for a dirty node,
+ * which the next write may touch, at its DIRTY_BUILD_AFTER-th since it last changed (write-heavy phases
+ * then do not pay for heads they would throw away).
  */
 
 export const HEAD_BYTES = 6;
@@ -20,7 +20,7 @@ export const HEAD_BYTES = 6;
 export const MIN_HEAD_KEYS = 8;
 
 export interface KeyHeads {
-  /** Searches of a dirty node counted before its heads are built (`heads` empty until then). */
+  /** Searches counted before the heads are built (`heads` empty until then). */
   seen: number;
   /** The prefix every key of the node shares (a copy, next to the heads in memory). */
   prefix: Uint8Array;
@@ -28,12 +28,17 @@ export interface KeyHeads {
   heads: number[];
 }
 
+/**
+ * A clean node gets heads at its this-many-th search (a page read for one lookup, as in random reads
+ * over more than the cache holds, is searched once: building heads would cost more than it saves).
+ */
+export const CLEAN_BUILD_AFTER = 2;
 /** A dirty node gets heads at its this-many-th search by a reader since it last changed. */
 export const DIRTY_BUILD_AFTER = 4;
 
 const NO_PREFIX = new Uint8Array(0);
 
-/** A dirty node's search counter, before it has heads. */
+/** A node's search counter, before it has heads. */
 export function pendingHeads(): KeyHeads {
   return { seen: 1, prefix: NO_PREFIX, heads: [] };
 }
