@@ -56,6 +56,9 @@ t.test('--list names every suite and each suite runs in quick mode', async (t) =
   );
   t.equal(check.status, 1);
   t.match(check.stderr, /COLLAPSE codec\/encode reference doc\/node:v8/);
+  t.match(check.stderr, /re-running codec \(recheck 1 of 2\)/, 'a collapse is re-run before it fails');
+  t.match(check.stderr, /re-running codec \(recheck 2 of 2\)/);
+  t.notMatch(check.stderr, /recheck 3/);
 });
 
 t.test('bad arguments are refused with a clear message', async (t) => {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { checkAgainstBaseline, updatedBaseline } from '../src/baseline.js';
+import { checkAgainstBaseline, suitesOf, updatedBaseline } from '../src/baseline.js';
 import { timedLoop } from '../src/drivers/timed-loop.js';
 import { markdownReport } from '../src/report.js';
 import { allRatios } from '../src/results.js';
@@ -147,6 +147,26 @@ t.test('runSuites runs every subject, computes oriented ratios and reports error
     1,
     'a full run is checked against the full map',
   );
+  const slow = {
+    ...run,
+    suites: [{ ...demo!, workloads: demo!.workloads.map((w) => ({ ...w, ratios: {} })) }],
+  };
+  const noisy = {
+    ...run,
+    suites: [{ ...demo!, workloads: demo!.workloads.map((w) => ({ ...w, ratios: { bigpeer: 1 } })) }],
+  };
+  t.same(
+    checkAgainstBaseline([noisy, run], { ratios: { 'demo/size/bigpeer': 7.9 } }, new Set(['demo'])).collapsed,
+    [],
+    'over several runs a ratio is judged by its best run',
+  );
+  t.same(
+    checkAgainstBaseline([noisy, slow], { ratios: { 'demo/size/bigpeer': 7.9 } }, new Set(['demo']))
+      .collapsed,
+    [{ key: 'demo/size/bigpeer', baseline: 7.9, now: 1 }],
+    '... and collapses when every run is below half',
+  );
+  t.same(suitesOf(['a/w/p', 'b/w/p', 'a/v/q']), ['a', 'b']);
   t.equal(
     checkAgainstBaseline(run, { ratios: {} }, new Set(['demo']), true).checked,
     0,
