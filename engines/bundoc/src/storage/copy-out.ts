@@ -1,16 +1,16 @@
 /**
  * Arena size: a kept small copy pins at most this much (measured per 300-byte copy: 8 KiB arenas 89 ns,
- * 32 KiB 49 ns, Uint8Array#slice 480 ns plus its garbage). V8 keeps typed arrays of up to 64 bytes on
- * its heap, where a copy is cheap; a longer one gets its own backing store, which is what costs.
+ * 32 KiB 49 ns, Uint8Array#slice 480 ns plus its garbage).
  */
 const ARENA_BYTES = 32 * 1024;
 /** Larger copies get their own allocation (at most 1/8 of an arena is wasted at its end). */
 export const ARENA_MAX_COPY = 4096;
+
 /**
- * Store-owned copies this short are made by slice(): on V8's heap, as cheap as an arena and pinning
- * none (tree nodes keep them).
+ * The one empty array the store keeps for every empty key or value it owns (index entries have empty
+ * values): an empty array cannot be altered, and one object apiece cost ~80 bytes per index entry.
  */
-export const ON_HEAP_MAX = 64;
+export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
 /** Copies carved out of shared arenas: views into distinct, never reused ranges, so copies stay independent. */
 export class ByteArena {
@@ -28,6 +28,7 @@ export class ByteArena {
 
   copy(src: Uint8Array): Uint8Array {
     const n = src.length;
+    if (n === 0 && this.#arenas) return EMPTY_BYTES;
     if (n < this.#minCopy || n > ARENA_MAX_COPY) return Uint8Array.prototype.slice.call(src);
     if (this.#used + n > ARENA_BYTES) {
       // Zeroed: a copy's `.buffer` shows the arena, which must never hold stale process memory.
@@ -48,7 +49,12 @@ export class ByteArena {
 }
 
 const results = new ByteArena(false, 0);
-const owned = new ByteArena(true, ON_HEAP_MAX + 1);
+/**
+ * Every owned copy, however short, is carved from an arena: a short array of its own costs ~230 bytes
+ * of V8 heap (measured, Node 20: typed array, buffer object, backing bytes) against ~100 for a view,
+ * and tree nodes keep one per key and value (index entries are short keys).
+ */
+const owned = new ByteArena(true, 1);
 
 /**
  * A private copy of bytes handed to a caller (read results), so callers can never alter cached tree

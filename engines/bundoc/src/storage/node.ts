@@ -1,5 +1,5 @@
 import { NODE_HEADER, PAGE_BRANCH, PAGE_LEAF } from './constants.js';
-import { ARENA_MAX_COPY, isOwnedArena, ON_HEAP_MAX } from './copy-out.js';
+import { ARENA_MAX_COPY, EMPTY_BYTES, isOwnedArena, ownedCopy } from './copy-out.js';
 import type { KeyHeads } from './key-heads.js';
 
 /** A value stored in a leaf: inline bytes or a pointer to an overflow chain. */
@@ -79,21 +79,27 @@ function writeHeader(buf: Buffer, type: number, count: number, pgno: number, lsn
 }
 
 /**
- * A copy of key or value bytes that shares no memory (see decodeNode: entries moving into another node
- * are copied, so that every node references at most one page buffer).
+ * The copy of a key or value that moves into another (dirty) node: from the write arenas, like a written
+ * entry (see decodeNode: entries moving into another node are copied, so that every clean node references
+ * at most one page buffer; writing the node rebases arena views onto its page).
  */
 export function own(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
+  return ownedCopy(b);
 }
 
 export function ownValue(v: LeafValue): LeafValue {
   return isOverflow(v) ? v : own(v);
 }
 
+/** A copy that shares no memory at all (before-images kept for snapshots must not pin an arena). */
+export function exactCopy(b: Uint8Array): Uint8Array {
+  return b.length === 0 ? EMPTY_BYTES : Uint8Array.prototype.slice.call(b);
+}
+
 /** Whether `b` is a view into one of ownedCopy's arenas (only lengths it carves from one can be). */
 function inArena(b: Uint8Array): boolean {
-  // Checking the length first also keeps short on-heap arrays there: reading `.buffer` would move them.
-  return b.length > ON_HEAP_MAX && b.length <= ARENA_MAX_COPY && isOwnedArena(b.buffer);
+  // The shared empty array is on V8's heap, and reading `.buffer` would move it: checked by length.
+  return b.length > 0 && b.length <= ARENA_MAX_COPY && isOwnedArena(b.buffer);
 }
 
 function holdsArenaViews(node: TreeNode): boolean {
@@ -128,7 +134,7 @@ export function rebaseNode(node: TreeNode, page: Buffer): void {
       o += 9;
       continue;
     }
-    node.values[i] = new Uint8Array(ab, base + o + 5, v.length);
+    if (v.length > 0) node.values[i] = new Uint8Array(ab, base + o + 5, v.length);
     o += 5 + v.length;
   }
 }
@@ -221,7 +227,7 @@ export function decodeNode(page: Buffer, pgno: number): TreeNode {
         o += 9;
       } else if (flag === 0) {
         need(5 + len);
-        values[i] = new Uint8Array(ab, base + o + 5, len);
+        values[i] = len === 0 ? EMPTY_BYTES : new Uint8Array(ab, base + o + 5, len);
         o += 5 + len;
       } else {
         throw new Error(`bad value flag ${flag}`);

@@ -29,7 +29,7 @@ import {
 import { syncDir, syncFile } from './fsync-observer.js';
 import { DirLock } from './lock.js';
 import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
-import { compareBytes, isOverflow, type LeafValue, leafEntrySize, own, type TreeNode } from './node.js';
+import { compareBytes, exactCopy, isOverflow, type LeafValue, leafEntrySize, type TreeNode } from './node.js';
 import { decodeCommit, decodeOps, encodeOps, type Op } from './ops.js';
 import { PageSealer } from './page-seal.js';
 import { Pager } from './pager.js';
@@ -444,7 +444,9 @@ export class Storage implements TxHost {
         pager.evict(); // a long log must not pull the whole tree into memory
       }
       st.#walBytesAtCheckpoint = 0;
-      if (opened.records.length > 0 || blob.detached.length > 0) await st.checkpoint();
+      // The replayed state is checkpointed in the background, like any other: until then the log still
+      // holds it (a crash replays it again), and the open does not wait for page writes and fsyncs.
+      if (opened.records.length > 0 || blob.detached.length > 0) st.#autoCheckpoint();
       st.#startTimer();
       return st;
     } catch (e) {
@@ -856,7 +858,7 @@ export class Storage implements TxHost {
           for (const p of r.pages) this.#pager.free(p);
         } else {
           // Copied when retained: it may be a view into a whole page (decodeNode).
-          before = keepVersions ? own(change.old) : change.old;
+          before = keepVersions ? exactCopy(change.old) : change.old;
         }
       }
       if (keepVersions)
