@@ -16,14 +16,18 @@ const FIRST = ['ada', 'alan', 'grace', 'edsger', 'barbara', 'ken', 'dennis', 'li
 const CITIES = ['Paris', 'Lyon', 'Berlin', 'Oslo', 'Lisbon', 'Rome', 'Vienna', 'Prague', 'Madrid', 'Dublin'];
 const TAGS = ['red', 'green', 'blue', 'alpha', 'beta', 'gamma', 'new', 'vip', 'trial', 'legacy'];
 
-/** Deterministic documents: the same `seed` gives every system the same data. */
-export function referenceDocs(count: number, seed = 42): ReferenceDoc[] {
+/**
+ * Deterministic documents: the same `seed` gives every system the same data. `first` numbers the first
+ * document (its `_id` and name), so that batches generated one at a time do not collide.
+ */
+export function referenceDocs(count: number, seed = 42, first = 0): ReferenceDoc[] {
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const docs: ReferenceDoc[] = new Array(count);
-  for (let i = 0; i < count; i++) {
+  for (let n = 0; n < count; n++) {
+    const i = first + n;
     const name = `${pick(FIRST)}-${i}`;
-    docs[i] = {
+    docs[n] = {
       _id: `u${i.toString().padStart(8, '0')}`,
       name,
       email: `${name}@example.com`,

@@ -1,11 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { Bundoc, type Collection } from '@bunbase/bundoc';
-import Database from 'better-sqlite3';
-import { open as openLmdb, type RootDatabase } from 'lmdb';
-import Loki from 'lokijs';
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type ReferenceDoc, referenceDocs } from '../data.js';
+import { type DocStore, dirBytes, docSystems, type System } from '../drivers/doc-stores.js';
 import { seededRandom } from '../rng.js';
 import { defineSuite, type RunContext, type Subject } from '../suite.js';
 
@@ -15,192 +13,11 @@ import { defineSuite, type RunContext, type Subject } from '../suite.js';
 // workloads and the bulk load (labelled), not in the durable-write ones, where they would not be peers.
 
 const BATCH = 1000;
-// NeDB is CommonJS with `export default` typings that NodeNext cannot see through: load it by require.
-const Datastore: typeof import('@seald-io/nedb').default = createRequire(import.meta.url)('@seald-io/nedb');
 const CITIES = ['Paris', 'Oslo', 'Rome'];
 
 function docCount(ctx: RunContext): number {
   return ctx.quick ? 5_000 : 100_000;
 }
-
-/** One system's document store, behind the operations the workloads need. Reads return parsed docs. */
-interface DocStore {
-  insertBatch(docs: readonly ReferenceDoc[]): Promise<void>;
-  insertOne(doc: ReferenceDoc): Promise<void>;
-  get(id: string): Promise<unknown>;
-  /** Documents with `age === age`, at most `limit`. */
-  byAge(age: number, limit: number): Promise<unknown[]>;
-  /** Every document whose address.city equals `city` (no index). */
-  byCity(city: string): Promise<unknown[]>;
-  /** Adds 1 to `score` of one document, durably, in its own commit. */
-  bumpScore(id: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface System {
-  open(dir: string): Promise<DocStore>;
-  /** Takes part in the durable-write workloads. */
-  durable: boolean;
-}
-
-async function openBundoc(dir: string): Promise<DocStore> {
-  const db = await Bundoc.open(dir, { durability: 'full' });
-  const users: Collection<ReferenceDoc> = db.collection<ReferenceDoc>('users');
-  await users.createIndex({ age: 1 });
-  return {
-    async insertBatch(docs) {
-      await users.insertMany(docs as ReferenceDoc[]);
-    },
-    async insertOne(doc) {
-      await users.insertOne({ ...doc });
-    },
-    get: (id) => users.get(id),
-    byAge: (age, limit) => users.find({ age }, { limit }).toArray(),
-    byCity: (city) => users.find({ 'address.city': city }).toArray(),
-    async bumpScore(id) {
-      await users.updateOne({ _id: id }, { $inc: { score: 1 } });
-    },
-    close: () => db.close(),
-  };
-}
-
-async function openSqlite(dir: string): Promise<DocStore> {
-  const db = new Database(join(dir, 'docs.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec(`CREATE TABLE IF NOT EXISTS docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
-           CREATE INDEX IF NOT EXISTS docs_age ON docs (json_extract(doc, '$.age'));`);
-  const insert = db.prepare('INSERT INTO docs (id, doc) VALUES (?, ?)');
-  const get = db.prepare('SELECT doc FROM docs WHERE id = ?').pluck();
-  const byAge = db.prepare("SELECT doc FROM docs WHERE json_extract(doc, '$.age') = ? LIMIT ?").pluck();
-  const byCity = db.prepare("SELECT doc FROM docs WHERE json_extract(doc, '$.address.city') = ?").pluck();
-  const bump = db.prepare(
-    "UPDATE docs SET doc = json_set(doc, '$.score', json_extract(doc, '$.score') + 1) WHERE id = ?",
-  );
-  const insertMany = db.transaction((docs: readonly ReferenceDoc[]) => {
-    for (const d of docs) insert.run(d._id, JSON.stringify(d));
-  });
-  const parseAll = (rows: unknown[]) => rows.map((r) => JSON.parse(r as string));
-  return {
-    async insertBatch(docs) {
-      insertMany(docs);
-    },
-    async insertOne(doc) {
-      insert.run(doc._id, JSON.stringify(doc));
-    },
-    async get(id) {
-      const row = get.get(id) as string | undefined;
-      return row === undefined ? null : JSON.parse(row);
-    },
-    byAge: async (age, limit) => parseAll(byAge.all(age, limit)),
-    byCity: async (city) => parseAll(byCity.all(city)),
-    async bumpScore(id) {
-      bump.run(id);
-    },
-    async close() {
-      db.close();
-    },
-  };
-}
-
-/** LMDB as an app would use it for documents: msgpack values by _id, and a dupsort index age → _id. */
-async function openLmdbStore(dir: string): Promise<DocStore> {
-  const root: RootDatabase = openLmdb({ path: join(dir, 'lmdb') });
-  const docs = root.openDB<ReferenceDoc, string>({ name: 'docs' });
-  const ages = root.openDB<string, number>({ name: 'age', dupSort: true, encoding: 'string' });
-  const put = (d: ReferenceDoc) => {
-    docs.put(d._id, d);
-    ages.put(d.age, d._id);
-  };
-  return {
-    async insertBatch(batch) {
-      await root.transaction(() => batch.forEach(put));
-    },
-    async insertOne(doc) {
-      await root.transaction(() => put(doc));
-    },
-    async get(id) {
-      return docs.get(id) ?? null;
-    },
-    async byAge(age, limit) {
-      const out: unknown[] = [];
-      for (const id of ages.getValues(age, { limit })) out.push(docs.get(id));
-      return out;
-    },
-    async byCity(city) {
-      const out: unknown[] = [];
-      for (const { value } of docs.getRange()) if (value.address.city === city) out.push(value);
-      return out;
-    },
-    async bumpScore(id) {
-      await root.transaction(() => {
-        const d = docs.get(id)!;
-        docs.put(id, { ...d, score: d.score + 1 });
-      });
-    },
-    async close() {
-      await root.close();
-    },
-  };
-}
-
-async function openNedb(dir: string): Promise<DocStore> {
-  const db = new Datastore<ReferenceDoc>({ filename: join(dir, 'users.nedb') });
-  await db.loadDatabaseAsync();
-  await db.ensureIndexAsync({ fieldName: 'age' });
-  return {
-    async insertBatch(docs) {
-      await db.insertAsync(docs as ReferenceDoc[]);
-    },
-    async insertOne(doc) {
-      await db.insertAsync(doc);
-    },
-    get: (id) => db.findOneAsync({ _id: id }),
-    byAge: (age, limit) => db.findAsync({ age }).limit(limit).execAsync(),
-    byCity: (city) => db.findAsync({ 'address.city': city }),
-    async bumpScore(id) {
-      await db.updateAsync({ _id: id }, { $inc: { score: 1 } });
-    },
-    async close() {
-      await db.compactDatafileAsync();
-    },
-  };
-}
-
-async function openLoki(): Promise<DocStore> {
-  const db = new Loki('bench.db');
-  const users = db.addCollection<ReferenceDoc>('users', { indices: ['age'], unique: ['_id'] });
-  // Loki stores and returns its own objects with $loki/meta fields; insert copies, as an app would.
-  return {
-    async insertBatch(docs) {
-      users.insert(docs.map((d) => ({ ...d })));
-    },
-    async insertOne(doc) {
-      users.insert({ ...doc });
-    },
-    async get(id) {
-      return users.by('_id', id) ?? null;
-    },
-    byAge: async (age, limit) => users.chain().find({ age }).limit(limit).data(),
-    byCity: async (city) => users.find({ 'address.city': city } as never),
-    async bumpScore(id) {
-      const d = users.by('_id', id)!;
-      d.score += 1;
-      users.update(d);
-    },
-    async close() {
-      db.close();
-    },
-  };
-}
-
-const systems: Record<string, System> = {
-  bunbase: { open: openBundoc, durable: true },
-  'better-sqlite3': { open: openSqlite, durable: true },
-  lmdb: { open: openLmdbStore, durable: true },
-  '@seald-io/nedb (no fsync)': { open: openNedb, durable: false },
-  'lokijs (in memory)': { open: () => openLoki(), durable: false },
-};
 
 interface Loaded {
   store: DocStore;
@@ -218,7 +35,7 @@ async function loadedStore(system: string, ctx: RunContext): Promise<Loaded> {
   const have = loaded.get(system);
   if (have) return have;
   const dir = ctx.tmpDir(`docs-${system.split(' ')[0]!.replace(/[^a-z0-9-]/gi, '')}`);
-  const store = await systems[system]!.open(dir);
+  const store = await docSystems[system]!.open(dir);
   const docs = referenceDocs(docCount(ctx));
   const batches: ReferenceDoc[][] = [];
   for (let i = 0; i < docs.length; i += BATCH) batches.push(docs.slice(i, i + BATCH));
@@ -232,21 +49,75 @@ async function loadedStore(system: string, ctx: RunContext): Promise<Loaded> {
   return entry;
 }
 
-function dirBytes(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    total += st.isDirectory() ? dirBytes(p) : st.size;
-  }
-  return total;
+interface BigDatabase {
+  dir: string;
+  docs: number;
+  bytes: number;
+  /** A document from the middle of the load. */
+  probe: string;
 }
+
+/**
+ * Documents of the big database: 1 GiB of reference documents in bundoc and SQLite (~280-310 B each on
+ * disk), LMDB a little less; quick mode 60k.
+ */
+const bigDocs = (ctx: RunContext) => (ctx.quick ? 60_000 : 3_800_000);
+
+/** One system's big database, built once in a child process. */
+const big = new Map<string, BigDatabase>();
+
+async function bigDatabase(system: string, ctx: RunContext): Promise<BigDatabase> {
+  const have = big.get(system);
+  if (have) return have;
+  const dir = ctx.tmpDir(`docs-big-${slug(system)}`);
+  const docs = bigDocs(ctx);
+  const out = await inChild('build', system, dir, docs);
+  const made = { dir, docs, bytes: Number(out.bytes), probe: referenceDocs(1, 1, docs >> 1)[0]!._id };
+  big.set(system, made);
+  return made;
+}
+
+/** Milliseconds to open the store at `dir` and read `ids` (each must be there). */
+async function openAndRead(system: string, dir: string, ids: readonly string[]): Promise<number> {
+  const start = performance.now();
+  const store = await docSystems[system]!.open(dir);
+  const got: unknown[] = [];
+  for (const id of ids) got.push(await store.get(id));
+  const ms = performance.now() - start;
+  await store.close();
+  const lost = ids.filter((_, i) => got[i] === null);
+  if (lost.length > 0) throw new Error(`the open lost acknowledged document(s) ${lost.join(', ')}`);
+  return Math.round(ms * 10) / 10;
+}
+
+const childScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'drivers', 'doc-store-child.js');
+
+/** Runs a task of doc-store-child.js and returns its JSON line. `tail` ends killed by SIGKILL. */
+function inChild(task: string, system: string, dir: string, arg: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [childScript, task, system, dir, String(arg)],
+      { maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        const ok = task === 'tail' ? err?.signal === 'SIGKILL' : err === null;
+        const line = stdout.trim().split('\n').pop() ?? '';
+        if (!ok || !line.startsWith('{')) {
+          reject(new Error(`${task} ${system}: ${err?.message ?? 'no result'} ${stderr.trim()}`));
+        } else resolve(JSON.parse(line) as Record<string, unknown>);
+      },
+    );
+  });
+}
+
+const slug = (system: string) => system.replace(/[^a-z0-9]/gi, '');
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 function subjects(
   make: (system: string) => Omit<Subject, 'system'>,
   filter: (s: System) => boolean = () => true,
 ): Subject[] {
-  return Object.entries(systems)
+  return Object.entries(docSystems)
     .filter(([, s]) => filter(s))
     .map(([system]) => ({ system, ...make(system) }));
 }
@@ -317,7 +188,7 @@ export default defineSuite({
           if (got.length === 0) throw new Error(`no doc in ${city}`);
         },
         // the in-memory and non-durable peers are done after this workload
-        teardown: systems[system]!.durable ? undefined : () => release(system),
+        teardown: docSystems[system]!.durable ? undefined : () => release(system),
       })),
     },
     {
@@ -352,7 +223,7 @@ export default defineSuite({
       subjects: subjects(
         (system) => ({
           async setup(ctx: RunContext) {
-            const store = await systems[system]!.open(
+            const store = await docSystems[system]!.open(
               ctx.tmpDir(`docs-ins-${system.replace(/[^a-z0-9]/gi, '')}`),
             );
             return { store, docs: referenceDocs(ctx.quick ? 20_000 : 200_000, 7) };
@@ -367,26 +238,52 @@ export default defineSuite({
       ),
     },
     {
-      name: 'cold open of a loaded database + first read',
+      name: 'peak RSS growth, own process: load the docs, read each once',
+      lowerIsBetter: true,
+      subjects: subjects((system) => ({
+        async measure(_state, ctx) {
+          const dir = ctx.tmpDir(`docs-mem-${slug(system)}`);
+          const out = await inChild('memory', system, dir, docCount(ctx));
+          return { value: Math.round(Number(out.peakGrowth) / 2 ** 20), unit: 'MB' };
+        },
+      })),
+    },
+    {
+      // 3.8M documents (quick mode 60k). The OS page cache holds the files (they were just written).
+      name: 'cold open of a 1 GiB database + first read',
+      lowerIsBetter: true,
+      subjects: subjects(
+        (system) => ({
+          setup: (ctx: RunContext) => bigDatabase(system, ctx),
+          async measure(big: BigDatabase) {
+            return { value: await openAndRead(system, big.dir, [big.probe]), unit: 'ms' };
+          },
+        }),
+        (s) => s.durable,
+      ),
+    },
+    {
+      // The same database after a child process made TAIL_COMMITS durable single-document inserts and
+      // was killed with SIGKILL: the open replays (or, for LMDB, needs no) log, then reads the last
+      // acknowledged insert and an older document. Each system's files are removed afterwards.
+      name: 'recovery after kill -9 (1 GiB + 10k-commit tail) + first read',
       lowerIsBetter: true,
       subjects: subjects(
         (system) => ({
           async setup(ctx: RunContext) {
-            const dir = ctx.tmpDir(`docs-cold-${system.replace(/[^a-z0-9]/gi, '')}`);
-            const store = await systems[system]!.open(dir);
-            const docs = referenceDocs(docCount(ctx), 9);
-            for (let i = 0; i < docs.length; i += BATCH) await store.insertBatch(docs.slice(i, i + BATCH));
-            await store.close();
-            return { dir, id: docs[docs.length >> 1]!._id };
+            const big = await bigDatabase(system, ctx);
+            const out = await inChild('tail', system, big.dir, ctx.quick ? 500 : 10_000);
+            ctx.log(
+              `${system}: ${big.docs} docs, ${mib(big.bytes)} MiB, ${mib(Number(out.bytes))} MiB killed`,
+            );
+            return { big, last: String(out.lastAcknowledged) };
           },
-          async measure(s: { dir: string; id: string }) {
-            const start = performance.now();
-            const store = await systems[system]!.open(s.dir);
-            const got = await store.get(s.id);
-            const ms = performance.now() - start;
-            await store.close();
-            if (got === null) throw new Error('cold open lost a document');
-            return { value: Math.round(ms * 10) / 10, unit: 'ms' };
+          async measure(s: { big: BigDatabase; last: string }) {
+            return { value: await openAndRead(system, s.big.dir, [s.last, s.big.probe]), unit: 'ms' };
+          },
+          teardown: (s: { big: BigDatabase }) => {
+            big.delete(system);
+            rmSync(s.big.dir, { recursive: true, force: true });
           },
         }),
         (s) => s.durable,
