@@ -234,3 +234,34 @@ function garbage(file: string, at: number): void {
   fs.writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef, 7, 0, 0, 0, 9]), 0, 9, at);
   fs.closeSync(fd);
 }
+
+t.test('recovery: the open replays the log and leaves its checkpoint to the background', async (t) => {
+  const dir = tmp(t);
+  const st = await Storage.open(dir, { durability: 'full', checkpointIntervalMs: 0 });
+  for (let i = 0; i < 200; i++) await st.transaction((tx) => tx.put('t', k(i), k(i)));
+  // A crash image: the commits are only in the log.
+  const crashed = path.join(tmp(t), 'crashed');
+  copyStore(dir, crashed);
+  await st.close();
+
+  const again = await Storage.open(crashed, { durability: 'full', checkpointIntervalMs: 0 });
+  t.equal(again.stats().checkpoints, 0, 'the open returned before checkpointing the replay');
+  // A second crash before that checkpoint replays the same log again.
+  const twice = path.join(tmp(t), 'crashed-twice');
+  copyStore(crashed, twice);
+  const read = (s: Storage, i: number) => {
+    const tx = s.begin({ readOnly: true });
+    const v = tx.get('t', k(i));
+    tx.abort();
+    return v;
+  };
+  t.same(read(again, 199), k(199));
+  for (let waited = 0; again.stats().checkpoints === 0 && waited < 5000; waited += 10) await sleep(10);
+  t.equal(again.stats().checkpoints, 1, 'the replayed state was checkpointed in the background');
+  t.equal(again.stats().wal.lastLsn, 200);
+  await again.close();
+
+  const second = await Storage.open(twice, { durability: 'full', checkpointIntervalMs: 0 });
+  for (const i of [0, 100, 199]) t.same(read(second, i), k(i), `key ${i} after two crashes`);
+  await second.close();
+});

@@ -445,8 +445,9 @@ export class Storage implements TxHost {
       }
       st.#walBytesAtCheckpoint = 0;
       // The replayed state is checkpointed in the background, like any other: until then the log still
-      // holds it (a crash replays it again), and the open does not wait for page writes and fsyncs.
-      if (opened.records.length > 0 || blob.detached.length > 0) st.#autoCheckpoint();
+      // holds it (a crash replays it again), and the open waits neither for encoding and writing the
+      // pages nor for the fsyncs (after this tick: a checkpoint encodes the dirty pages synchronously).
+      if (opened.records.length > 0 || blob.detached.length > 0) setImmediate(() => st.#autoCheckpoint());
       st.#startTimer();
       return st;
     } catch (e) {
