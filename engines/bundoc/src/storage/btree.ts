@@ -104,16 +104,17 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
 }
 
 /**
- * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (not `writer`,
- * a put or delete, which searches nodes it made writable and so dropped their heads), at a clean node's
- * CLEAN_BUILD_AFTER-th search and a dirty one's DIRTY_BUILD_AFTER-th since it last changed.
+ * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (a `writer`, a
+ * put or delete, uses heads a node has but builds none: it may be about to change the node's keys), at
+ * a clean node's CLEAN_BUILD_AFTER-th search and a dirty one's DIRTY_BUILD_AFTER-th since its keys last
+ * changed.
  */
 function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
   const keys = node.keys;
   if (keys.length < MIN_HEAD_KEYS) return undefined;
   const h = node.heads;
   if (h !== undefined && h.heads.length > 0) return h;
-  // A writer is about to make the node writable, which drops heads: building them would be wasted.
+  // A writer may be about to change the node's keys, which drops heads: building them could be wasted.
   if (writer) return undefined;
   if (h === undefined) {
     node.heads = pendingHeads();
@@ -144,6 +145,15 @@ function nodeLower(node: TreeNode, key: Uint8Array, writer = false): number {
 
 /** Set by nodeLower: the key at the position it returned is known to equal the search key. */
 let exactLower = false;
+
+/**
+ * Drops a node's key heads: called wherever its keys change (an insert, a delete, a split, a merge, a
+ * new separator). Copy-on-write and value replacements keep them: a durable update made the root-to-leaf
+ * path writable on every commit, and dropping heads there left every search of those nodes without them.
+ */
+function keysChanged(node: TreeNode): void {
+  node.heads = undefined;
+}
 
 /** Whether lo <= key < hi (an undefined end is open). */
 function within(key: Uint8Array, lo: Uint8Array | undefined, hi: Uint8Array | undefined): boolean {
@@ -232,8 +242,6 @@ export class BTree {
       level = cur.nodes.length - 1;
       while (level > 0 && !within(key, cur.los[level], cur.his[level])) level--;
       cur.nodes.length = level + 1;
-      // Reused without Pager.writable, which drops key heads: these nodes are about to change too.
-      for (const n of cur.nodes) n.heads = undefined;
       cur.los.length = level + 1;
       cur.his.length = level + 1;
       cur.idxs.length = level;
@@ -279,6 +287,7 @@ export class BTree {
     } else {
       leaf.keys.splice(pos, 0, key);
       leaf.values.splice(pos, 0, value);
+      keysChanged(leaf);
       leaf.size += leafEntrySize(key, value);
       appended = pos === leaf.keys.length - 1;
     }
@@ -309,6 +318,7 @@ export class BTree {
     const right = newLeaf(this.#pager.alloc());
     right.keys = leaf.keys.splice(m);
     right.values = leaf.values.splice(m);
+    keysChanged(leaf);
     right.size = 0;
     for (let i = 0; i < right.keys.length; i++) right.size += leafEntrySize(right.keys[i], right.values[i]);
     leaf.size -= right.size;
@@ -335,6 +345,7 @@ export class BTree {
     right.children = node.children.slice(m + 1);
     node.keys = node.keys.slice(0, m);
     node.children = node.children.slice(0, m + 1);
+    keysChanged(node);
     node.size = BRANCH_BASE_SIZE;
     for (const k of node.keys) node.size += branchEntrySize(k);
     for (const k of right.keys) right.size += branchEntrySize(k);
@@ -365,6 +376,7 @@ export class BTree {
       // Copied: an entry moving into another node must not reference the child's page (decodeNode).
       parent.keys.splice(i, 0, own(sep));
       parent.children.splice(i + 1, 0, right.pgno);
+      keysChanged(parent);
       atEnd = atEnd && i === parent.keys.length - 1;
       parent.size += branchEntrySize(sep);
       parent.lsn = lsn;
@@ -381,6 +393,7 @@ export class BTree {
     leaf.size -= leafEntrySize(key, old);
     leaf.keys.splice(pos, 1);
     leaf.values.splice(pos, 1);
+    keysChanged(leaf);
     leaf.lsn = lsn;
     let node: TreeNode = leaf;
     for (let level = path.length - 1; level >= 0; level--) {
@@ -410,6 +423,8 @@ export class BTree {
     const sepIdx = i > 0 ? i - 1 : i;
     const sep = parent.keys[sepIdx];
     left.lsn = right.lsn = parent.lsn = lsn;
+    keysChanged(left);
+    keysChanged(right);
     if (left.kind === 'leaf' && right.kind === 'leaf') {
       if (left.size + right.size <= this.capacity) {
         for (let j = 0; j < right.keys.length; j++) {
@@ -443,6 +458,7 @@ export class BTree {
     parent.size -= branchEntrySize(parent.keys[sepIdx]);
     parent.keys.splice(sepIdx, 1);
     parent.children.splice(sepIdx + 1, 1);
+    keysChanged(parent);
     this.#pager.free(freed);
   }
 
@@ -452,6 +468,7 @@ export class BTree {
     if (parent.size + delta > this.capacity) return false;
     parent.size += delta;
     parent.keys[sepIdx] = sep;
+    keysChanged(parent);
     return true;
   }
 

@@ -8,11 +8,11 @@
  * double and ordered as the keys are: a smaller head means a smaller key, a larger head a larger one,
  * and only keys with equal heads need comparing byte by byte, from the end of the head on.
  *
- * Heads are built lazily and dropped before a node changes: every change goes through Pager.writable
- * (which drops them) or reuses a put's path in the same synchronous batch (BTree's seek drops them),
- * and writing a node drops them too. Readers build them at a node's second search, or for a dirty node,
- * which the next write may touch, at its DIRTY_BUILD_AFTER-th since it last changed (write-heavy phases
- * then do not pay for heads they would throw away).
+ * Heads are built lazily and dropped wherever the B+tree changes a node's keys (an insert, a delete, a
+ * split, a merge, a new separator: BTree's keysChanged); copy-on-write and replacing a value keep them.
+ * Writing a node drops them too. Readers build them at a node's second search, or for a dirty node,
+ * whose keys the next write may change, at its DIRTY_BUILD_AFTER-th since they last changed
+ * (insert-heavy phases then do not pay for heads they would throw away).
  */
 
 export const HEAD_BYTES = 6;

@@ -146,9 +146,9 @@ export class Pager {
 
   /** A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page. */
   writable(node: TreeNode): TreeNode {
+    // Key heads stay: they depend on the keys alone, and the B+tree drops them where it changes keys.
     if (this.fresh.has(node.pgno)) {
       node.dirty = true;
-      node.heads = undefined; // it is about to change
       return node;
     }
     const pgno = this.alloc();
@@ -160,7 +160,6 @@ export class Pager {
             keys: node.keys.slice(),
             values: node.values.slice(),
             dirty: true,
-            heads: undefined,
           }
         : {
             ...node,
@@ -168,7 +167,6 @@ export class Pager {
             keys: node.keys.slice(),
             children: node.children.slice(),
             dirty: true,
-            heads: undefined,
           };
     this.free(node.pgno);
     this.pool.add(copy);
