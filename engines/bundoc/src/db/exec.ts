@@ -50,8 +50,11 @@ const NO_BYTES = new Uint8Array(0);
 export interface CompiledQuery {
   filter: Record<string, unknown>;
   matcher: Matcher;
-  /** Strings a matching document's text must contain (checked before parsing it). */
-  needles: Needles | undefined;
+  /**
+   * Strings a matching document's text must contain (checked before parsing it), worked out on first
+   * use: a plan that reads documents by their _id parses them without this sieve.
+   */
+  needles(): Needles | undefined;
   /** What the planner can use of the filter (extracted once, whatever the collection). */
   predicates: Map<string, FieldPredicate>;
   sort: Array<[string, 1 | -1]>;
@@ -113,10 +116,14 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     after = decodeToken(o.after, orderSpec!);
     afterCmp = compileSort(orderSpec);
   }
+  let needles: Needles | undefined | null = null;
   return {
     filter: f as Record<string, unknown>,
     matcher,
-    needles: filterNeedles(f as Record<string, unknown>),
+    needles() {
+      if (needles === null) needles = filterNeedles(f as Record<string, unknown>);
+      return needles;
+    },
     predicates: extractPredicates(f as Record<string, unknown>),
     sort,
     explicitId,
@@ -290,7 +297,8 @@ export function execute(
       meta,
       plan,
       stats,
-      q.needles,
+      // Documents found by their _id usually match: sieving them would only delay parsing them.
+      plan.ranges.every((r) => r.point !== undefined) ? undefined : q.needles(),
       want,
       (doc, bytes, key) => {
         if (!matcher(doc)) return true;
