@@ -1,3 +1,4 @@
+import { ownedCopy } from './copy-out.js';
 import { CorruptionError } from './errors.js';
 
 /**
@@ -133,13 +134,15 @@ export function decodeCommit(b: Buffer, lsn: number): CommitBody {
     need(2);
     const keyLen = b.readUInt16LE(off);
     need(2 + keyLen);
-    const key = Uint8Array.prototype.slice.call(b, off + 2, off + 2 + keyLen);
+    // Copies from the store's arenas, as a commit's own keys and values are: they go into tree nodes,
+    // and a Buffer slice apiece cost a Buffer construction and ~230 bytes of heap for a short one.
+    const key = ownedCopy(b.subarray(off + 2, off + 2 + keyLen));
     off += 2 + keyLen;
     const bytes = (): Uint8Array => {
       need(4);
       const len = b.readUInt32LE(off);
       need(4 + len);
-      const out = Uint8Array.prototype.slice.call(b, off + 4, off + 4 + len);
+      const out = ownedCopy(b.subarray(off + 4, off + 4 + len));
       off += 4 + len;
       return out;
     };
