@@ -274,26 +274,34 @@ export class BTree {
    */
   put(root: number, key: Uint8Array, value: LeafValue, lsn: number, cursor = new PutCursor()): Change {
     const leaf = this.#seek(root, key, cursor);
-    const path = cursor.nodes.slice(0, -1) as BranchNode[];
-    const idxs = cursor.idxs;
     let newRoot = cursor.root;
-    const pos = nodeLower(leaf, key, true);
+    const keys = leaf.keys;
+    const n = keys.length;
+    // Keys put in ascending order (generated ids, bulk loads) land after the leaf's last key: one
+    // comparison instead of a binary search.
+    const pos = n > 0 && compareBytes(keys[n - 1], key) < 0 ? n : nodeLower(leaf, key, true);
     let old: LeafValue | undefined;
     let appended = false;
-    if (pos < leaf.keys.length && compareBytes(leaf.keys[pos], key) === 0) {
+    if (pos < n && compareBytes(keys[pos], key) === 0) {
       old = leaf.values[pos];
       leaf.size += leafEntrySize(key, value) - leafEntrySize(key, old);
       leaf.values[pos] = value;
     } else {
-      leaf.keys.splice(pos, 0, key);
-      leaf.values.splice(pos, 0, value);
+      if (pos === n) {
+        keys.push(key);
+        leaf.values.push(value);
+        appended = true;
+      } else {
+        keys.splice(pos, 0, key);
+        leaf.values.splice(pos, 0, value);
+      }
       keysChanged(leaf);
       leaf.size += leafEntrySize(key, value);
-      appended = pos === leaf.keys.length - 1;
     }
     leaf.lsn = lsn;
     if (leaf.size > this.capacity) {
-      newRoot = this.#splitUp(leaf, path, idxs, lsn, appended);
+      const path = cursor.nodes.slice(0, -1) as BranchNode[];
+      newRoot = this.#splitUp(leaf, path, cursor.idxs, lsn, appended);
       cursor.reset(); // the path and its key intervals changed
     }
     return { root: newRoot, old };
