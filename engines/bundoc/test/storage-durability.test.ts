@@ -265,3 +265,38 @@ t.test('recovery: the open replays the log and leaves its checkpoint to the back
   for (const i of [0, 100, 199]) t.same(read(second, i), k(i), `key ${i} after two crashes`);
   await second.close();
 });
+
+t.test(
+  'group commit: rounds of concurrent writers share one fsync; a lone writer never waits a tick',
+  async (t) => {
+    const st = await Storage.open(tmp(t), { durability: 'full', checkpointIntervalMs: 0 });
+    // A lone writer (inline fsync): its commit is durable before anything queued for the next tick runs.
+    const lone = async (i: number) => {
+      let tickRan = false;
+      setImmediate(() => {
+        tickRan = true;
+      });
+      await st.transaction((tx) => tx.put('t', k(i), k(i)));
+      return tickRan;
+    };
+    t.equal(await lone(0), false, 'a lone commit flushes at once');
+    // 32 writers, 20 commits each: after the first round every group holds all of them.
+    const before = st.stats();
+    let next = 1000;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let r = 0; r < 20; r++) {
+          const i = next++;
+          await st.transaction((tx) => tx.put('t', k(i), k(i)));
+        }
+      }),
+    );
+    const fsyncs = st.stats().fsyncs - before.fsyncs;
+    t.ok(fsyncs <= 25, `640 commits of 32 writers took ${fsyncs} fsyncs (at least 20)`);
+    t.equal(st.stats().maxGroupSize, 32);
+    // The first commit after a burst waits for the tick (it may have company); the next ones do not.
+    await lone(1);
+    t.equal(await lone(2), false, 'back to flushing at once once the groups are single commits');
+    await st.close();
+  },
+);

@@ -173,6 +173,10 @@ export class Wal {
   #written: Waiter[] = [];
   #durable: Waiter[] = [];
   #flushing: Promise<void> | undefined;
+  /** A flush put off to the end of this tick, to gather concurrent commits into one group (append). */
+  #gather: NodeJS.Immediate | undefined;
+  /** Records in the last group written. */
+  #lastGroup = 1;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncRequested = false;
   #rotateRequested = false;
@@ -434,6 +438,17 @@ export class Wal {
     this.#pending.push(rec);
     this.#pendingRecords++;
     this.#pendingLastLsn = lsn;
+    // Concurrent writers: when the last group held several commits, more are about to append in this
+    // tick (their continuations are queued behind this one). Flushing at once would fsync this record
+    // alone and them in the next group: start after them instead, one fsync for all. A lone writer's
+    // groups hold one record, and its commits flush at once.
+    if (this.#lastGroup > 1 && this.durability === 'full' && !this.#flushing) {
+      this.#gather ??= setImmediate(() => {
+        this.#gather = undefined;
+        this.#kick();
+      });
+      return lsn;
+    }
     this.#kick();
     return lsn;
   }
@@ -456,7 +471,7 @@ export class Wal {
   }
 
   #kick(): void {
-    if (this.#flushing || this.#failed) return;
+    if (this.#flushing || this.#failed || this.#gather) return;
     this.#flushing = this.#flushLoop().finally(() => {
       this.#flushing = undefined;
       if (this.#pending.length > 0 || this.#needsSync() || this.#rotateRequested) this.#kick();
@@ -496,6 +511,7 @@ export class Wal {
           this.groups++;
           this.groupRecords += count;
           this.maxGroup = Math.max(this.maxGroup, count);
+          this.#lastGroup = count;
           this.#writtenLsn = last;
           release(this.#written, last);
           if (this.durability === 'full') this.#syncRequested = true;
@@ -556,6 +572,10 @@ export class Wal {
   /** Closes the current segment and opens the next one (used by checkpoints so old segments can go). */
   async rotate(): Promise<void> {
     this.#rotateRequested = true;
+    if (this.#gather) {
+      clearImmediate(this.#gather);
+      this.#gather = undefined;
+    }
     this.#kick();
     while (this.#flushing) await this.#flushing;
     if (this.#failed) throw this.#failed;
