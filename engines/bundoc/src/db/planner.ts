@@ -1,4 +1,5 @@
 import { encodeCompoundKey } from '../keys/encode.js';
+import { keyString } from '../storage/sorted-keys.js';
 import type { IndexMeta } from './catalog.js';
 import { ID_INDEX_NAME } from './index-spec.js';
 import { type FieldPredicate, type Interval, intersect, isEmptyInterval } from './predicates.js';
@@ -182,6 +183,8 @@ export function prefixEnd(b: Uint8Array): Uint8Array | undefined {
   return undefined;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 function byteRanges(c: Candidate): ByteRange[] {
   const fields = c.index.fields;
   const prefixes: Uint8Array[][] = [[]];
@@ -192,12 +195,15 @@ function byteRanges(c: Candidate): ByteRange[] {
     prefixes.splice(0, prefixes.length, ...next);
   }
   const out: ByteRange[] = [];
-  const seen = new Set<string>();
+  // Duplicate $in values give equal prefixes (a single prefix, as of { _id: v }, needs no check).
+  const seen = prefixes.length > 1 ? new Set<string>() : undefined;
   for (const parts of prefixes) {
     const pre = cat(parts);
-    const s = Buffer.from(pre).toString('latin1');
-    if (seen.has(s)) continue; // duplicate $in values
-    seen.add(s);
+    if (seen) {
+      const s = keyString(pre);
+      if (seen.has(s)) continue;
+      seen.add(s);
+    }
     if (!c.range) {
       if (c.index === ID_FIELD && c.eqFields === fields.length) {
         out.push({ gte: pre, lt: prefixEnd(pre), point: pre });
@@ -215,7 +221,7 @@ function byteRanges(c: Candidate): ByteRange[] {
     const b = cat([pre, enc(last, dir)]);
     out.push({ gte: firstInc ? a : prefixEnd(a), lt: lastInc ? prefixEnd(b) : b });
   }
-  out.sort((x, y) => Buffer.compare(x.gte ?? new Uint8Array(0), y.gte ?? new Uint8Array(0)));
+  if (out.length > 1) out.sort((x, y) => Buffer.compare(x.gte ?? NO_BYTES, y.gte ?? NO_BYTES));
   return out;
 }
 
