@@ -158,38 +158,39 @@ export interface Stats {
 export type Visit = (doc: Document, bytes: Uint8Array, key: Uint8Array) => boolean;
 
 /**
- * Entries of one key range, in order. With a `first` hint only that many are read in the first storage
- * batch (a query with a limit usually stops there); the rest of the range follows on demand.
+ * Visits the entries of one key range in order (views: scan() looks at each once and copies what it
+ * keeps) until `visit` returns false; returns false if it did. With a finite `hint` only that many are
+ * read in the first storage batch (a query with a limit usually stops there) and the rest on demand.
+ * A callback, not an iterator: the iterator protocol per entry was most of a full scan's cost outside
+ * parsing.
  */
-function rangeEntries(
+function eachEntry(
   scope: Scope,
   tree: string,
   r: ByteRange,
   reverse: boolean,
-  first: number,
-): Iterable<[Uint8Array, Uint8Array]> {
-  // Views, not copies: scan() looks at each entry once and copies the documents it hands on.
-  if (!Number.isFinite(first)) return scope.tx.rangeViews(tree, { gte: r.gte, lt: r.lt, reverse });
-  return limitedFirst(scope, tree, r, reverse, first);
-}
-
-function* limitedFirst(
-  scope: Scope,
-  tree: string,
-  r: ByteRange,
-  reverse: boolean,
-  first: number,
-): Generator<[Uint8Array, Uint8Array]> {
+  hint: number,
+  visit: (key: Uint8Array, value: Uint8Array) => boolean,
+): boolean {
   const tx = scope.tx;
+  let stopped = false;
   let last: Uint8Array | undefined;
   let n = 0;
-  for (const e of tx.rangeViews(tree, { gte: r.gte, lt: r.lt, reverse, limit: first })) {
-    last = e[0];
+  const step = (key: Uint8Array, value: Uint8Array): boolean => {
+    last = key;
     n++;
-    yield e;
+    stopped = !visit(key, value);
+    return !stopped;
+  };
+  if (!Number.isFinite(hint)) {
+    tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse }, step);
+    return !stopped;
   }
-  if (n < first || last === undefined) return;
-  yield* tx.rangeViews(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt });
+  tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse, limit: hint }, step);
+  if (stopped || n < hint || last === undefined) return !stopped;
+  // `last` is the store's own key: nothing changed it since (all of this runs synchronously).
+  tx.eachView(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt }, step);
+  return !stopped;
 }
 
 /**
@@ -234,33 +235,34 @@ export function scan(
         if (!onDocument(r.point, bytes, false)) return;
         continue;
       }
-      for (const [key, bytes] of rangeEntries(scope, dtree, r, plan.reverse, hint)) {
+      const ok = eachEntry(scope, dtree, r, plan.reverse, hint, (key, bytes) => {
         if (primary) stats.keysExamined++;
-        if (!onDocument(key, bytes, false)) return;
-      }
+        return onDocument(key, bytes, false);
+      });
+      if (!ok) return;
     }
     return;
   }
   const itree = indexTree(plan.index);
   // Only a multikey index can list one document under several keys.
   const seen = plan.index.multikey ? new Set<string>() : undefined;
-  for (const r of ranges) {
-    for (const [, key] of rangeEntries(scope, itree, r, plan.reverse, seen ? Infinity : hint)) {
-      stats.keysExamined++;
-      if (seen) {
-        const s = latin1(key);
-        if (seen.has(s)) continue;
-        seen.add(s);
-      }
-      if (!withBytes) {
-        const view = tx.getView(dtree, key);
-        if (view !== undefined && !onDocument(key, view, false)) return;
-        continue;
-      }
-      const bytes = tx.get(dtree, key);
-      if (bytes === undefined) continue;
-      if (!onDocument(copyOut(key), bytes, true)) return;
+  const visitEntry = (key: Uint8Array): boolean => {
+    stats.keysExamined++;
+    if (seen) {
+      const s = latin1(key);
+      if (seen.has(s)) return true;
+      seen.add(s);
     }
+    if (!withBytes) {
+      const view = tx.getView(dtree, key);
+      return view === undefined || onDocument(key, view, false);
+    }
+    const bytes = tx.get(dtree, key);
+    return bytes === undefined || onDocument(copyOut(key), bytes, true);
+  };
+  for (const r of ranges) {
+    if (!eachEntry(scope, itree, r, plan.reverse, seen ? Infinity : hint, (_, key) => visitEntry(key)))
+      return;
   }
 }
 

@@ -169,7 +169,46 @@ export class Transaction {
     return this.#range(tree, opts, true);
   }
 
-  #range(tree: string, opts: RangeOptions | undefined, views: boolean): Iterable<[Uint8Array, Uint8Array]> {
+  /**
+   * rangeViews() as a synchronous visit: `visit(key, value)` for each entry in order, until it returns
+   * false. Same views and rules; no iterator protocol per entry (a full scan's cost).
+   */
+  eachView(
+    tree: string,
+    opts: RangeOptions | undefined,
+    visit: (key: Uint8Array, value: Uint8Array) => boolean,
+  ): void {
+    const { lo, hi, reverse, limit } = this.#bounds(tree, opts);
+    let cursor = reverse ? hi : lo;
+    const end = reverse ? lo : hi;
+    let emitted = 0;
+    while (emitted < limit) {
+      this.#assertOpen();
+      const batch = this.#host.scanAt(
+        tree,
+        cursor,
+        end,
+        reverse,
+        Math.min(SCAN_BATCH, limit - emitted),
+        this.snapshot,
+        true,
+      );
+      const merged = this.#mergeOwn(tree, batch, cursor, reverse, true);
+      for (let i = 0; i < merged.length; i++) {
+        if (emitted >= limit) return;
+        emitted++;
+        const e = merged[i]!;
+        if (!visit(e[0], e[1])) return;
+      }
+      if (batch.done || !batch.upto) return;
+      cursor = { key: batch.upto.key, inclusive: false };
+    }
+  }
+
+  #bounds(
+    tree: string,
+    opts: RangeOptions | undefined,
+  ): { lo: Bound | undefined; hi: Bound | undefined; reverse: boolean; limit: number } {
     this.#assertOpen();
     checkTree(tree);
     const o = checkRange(opts, this.#host.maxKey);
@@ -183,8 +222,11 @@ export class Transaction {
       : o.lt
         ? { key: o.lt, inclusive: false }
         : undefined;
-    const reverse = o.reverse === true;
-    const limit = o.limit ?? Number.POSITIVE_INFINITY;
+    return { lo, hi, reverse: o.reverse === true, limit: o.limit ?? Number.POSITIVE_INFINITY };
+  }
+
+  #range(tree: string, opts: RangeOptions | undefined, views: boolean): Iterable<[Uint8Array, Uint8Array]> {
+    const { lo, hi, reverse, limit } = this.#bounds(tree, opts);
     return { [Symbol.iterator]: () => this.#rangeIter(tree, lo, hi, reverse, limit, views) };
   }
 

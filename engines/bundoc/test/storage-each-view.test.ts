@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import t from 'tap';
+import { Storage } from '../src/storage/index.js';
+import type { RangeOptions } from '../src/storage/validate.js';
+
+// Transaction.eachView (the callback scan behind document scans) against rangeViews (the iterator):
+// the same entries in the same order for any bounds, direction and limit, stopping where the visit
+// says, over a tree with snapshot versions (writes after the reader began) and the reader's own writes.
+
+const key = (i: number) => Buffer.from(`k${String(i).padStart(4, '0')}`);
+const str = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+
+t.test('eachView visits what rangeViews yields, in order, and stops when told', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-each-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Small pages: a few hundred keys span many leaves and scan batches.
+  const st = await Storage.open(dir, { durability: 'off', checkpointIntervalMs: 0, pageSize: 4096 });
+  t.teardown(() => st.close());
+  let checked = 0;
+  const boundArb = fc.option(fc.integer({ min: -5, max: 1205 }), { nil: undefined });
+  const optsArb = fc.record({
+    lo: boundArb,
+    loInclusive: fc.boolean(),
+    hi: boundArb,
+    hiInclusive: fc.boolean(),
+    reverse: fc.boolean(),
+    limit: fc.option(fc.integer({ min: 0, max: 700 }), { nil: undefined }),
+    stopAt: fc.option(fc.integer({ min: 0, max: 800 }), { nil: undefined }),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 0, max: 1200 }), { minLength: 50, maxLength: 900 }),
+      fc.array(fc.integer({ min: 0, max: 1200 }), { maxLength: 200 }),
+      fc.array(fc.integer({ min: 0, max: 1200 }), { maxLength: 60 }),
+      fc.array(optsArb, { minLength: 1, maxLength: 8 }),
+      async (base, later, own, ranges) => {
+        const tree = `t${checked}`;
+        await st.transaction((tx) => {
+          for (const i of base) tx.put(tree, key(i), Buffer.from(`v${i}`));
+        });
+        const reader = st.begin();
+        // Changes after the reader's snapshot: it must see the versions from before them.
+        await st.transaction((tx) => {
+          for (const i of later) {
+            if (i % 3 === 0) tx.delete(tree, key(i));
+            else tx.put(tree, key(i), Buffer.from(`w${i}`));
+          }
+        });
+        for (const i of own) {
+          if (i % 4 === 0) reader.delete(tree, key(i));
+          else reader.put(tree, key(i), Buffer.from(`o${i}`));
+        }
+        for (const r of ranges) {
+          const opts: RangeOptions = { reverse: r.reverse };
+          if (r.lo !== undefined) opts[r.loInclusive ? 'gte' : 'gt'] = key(r.lo);
+          if (r.hi !== undefined) opts[r.hiInclusive ? 'lte' : 'lt'] = key(r.hi);
+          if (r.limit !== undefined) opts.limit = r.limit;
+          const want = [...reader.rangeViews(tree, opts)].map(([k, v]) => `${str(k)}=${str(v)}`);
+          const got: string[] = [];
+          reader.eachView(tree, opts, (k, v) => {
+            got.push(`${str(k)}=${str(v)}`);
+            return r.stopAt === undefined || got.length <= r.stopAt;
+          });
+          const expected = r.stopAt === undefined ? want : want.slice(0, r.stopAt + 1);
+          if (JSON.stringify(got) !== JSON.stringify(expected)) {
+            t.same(got, expected, `range ${JSON.stringify(r)}`);
+            return false;
+          }
+          checked++;
+        }
+        reader.abort();
+        return true;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.ok(checked >= 60, `${checked} ranges compared`);
+});
