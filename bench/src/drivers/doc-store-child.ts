@@ -8,6 +8,7 @@ import { dirBytes, docSystems } from './doc-stores.js';
 //   doc-store-child.js memory <system> <dir> <docs>   load docs in batches of 1000, read each once
 //   doc-store-child.js build  <system> <dir> <docs>   load docs in batches of 1000, close
 //   doc-store-child.js tail   <system> <dir> <n>      n single-document durable inserts, then SIGKILL
+//   doc-store-child.js open   <system> <dir> <ids>    open and read the comma-separated ids, timed
 
 const BATCH = 1000;
 
@@ -55,16 +56,31 @@ async function tail(system: string, dir: string, count: number): Promise<void> {
   process.kill(process.pid, 'SIGKILL');
 }
 
+/** Opens the store and reads `ids`: the time of both, in a process that has done nothing else yet. */
+async function open(system: string, dir: string, ids: readonly string[]): Promise<void> {
+  const start = performance.now();
+  const store = await docSystems[system]!.open(dir);
+  const got: unknown[] = [];
+  for (const id of ids) got.push(await store.get(id));
+  const ms = performance.now() - start;
+  await store.close();
+  reply({ ms, lost: ids.filter((_, i) => got[i] === null) });
+}
+
 const [task, system, dir, arg] = process.argv.slice(2);
-const n = Number(arg);
-if (!system || !docSystems[system] || !dir || !(n > 0)) {
+const counted: Record<string, (s: string, d: string, n: number) => Promise<void>> = { memory, build, tail };
+if (!system || !docSystems[system] || !dir || !arg) {
   console.error('usage: doc-store-child.js memory|build|tail <system> <dir> <count>');
+  console.error('       doc-store-child.js open <system> <dir> <id,id,...>');
   process.exit(2);
 }
-const tasks: Record<string, (s: string, d: string, n: number) => Promise<void>> = { memory, build, tail };
-const run = tasks[task ?? ''];
-if (!run) {
-  console.error(`unknown task ${task}`);
-  process.exit(2);
+if (task === 'open') await open(system, dir, arg.split(','));
+else {
+  const run = counted[task ?? ''];
+  const n = Number(arg);
+  if (!run || !(n > 0)) {
+    console.error(`unknown task ${task} or bad count ${arg}`);
+    process.exit(2);
+  }
+  await run(system, dir, n);
 }
-await run(system, dir, n);
