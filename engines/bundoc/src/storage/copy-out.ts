@@ -7,8 +7,8 @@ const ARENA_BYTES = 32 * 1024;
 export const ARENA_MAX_COPY = 4096;
 
 /**
- * The one empty array the store keeps for every empty key or value it owns (index entries have empty
- * values): an empty array cannot be altered, and one object apiece cost ~80 bytes per index entry.
+ * The one empty array the store keeps for every empty value it owns: an empty array cannot be altered,
+ * and one of its own costs a typed array and a buffer object on V8's heap.
  */
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
