@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { documentJson, encodeDocument } from '../src/document/codec.js';
 import { compileFilter } from '../src/query/filter.js';
-import { filterNeedles, mayMatch } from '../src/query/needles.js';
+import { filterNeedles, mayMatch, NeedleSieve } from '../src/query/needles.js';
 
 // Soundness of the scan pre-check: whenever a filter matches a document, the document's stored text
 // contains the byte strings the filter requires. Seeded (BUNBASE_SEED overrides); the seed is printed on failure.
@@ -157,4 +158,81 @@ t.test('needles of simple filters', async (t) => {
   t.ok(mayMatch(body('{"a":"x"}'), filterNeedles({ a: { $in: ['y', 'x'] } })!));
   t.notOk(mayMatch(body('{"a":"xy"}'), filterNeedles({ a: 'x' })!));
   t.ok(mayMatch(body('{"a":"日本"}'), filterNeedles({ a: '日本' })!), 'non-ASCII needle');
+});
+
+// The sieve searches ahead over the memory that follows a document (the rest of its page). Documents
+// here lie in shared blocks with gaps of the same few bytes between them, so occurrences straddle their
+// ends and fill the gaps; each is visited in scan order, reversed or shuffled, and must get mayMatch's
+// answer.
+t.test('NeedleSieve answers as mayMatch for documents laid out in shared memory', async (t) => {
+  const alphabet = fc.constantFrom(...'ab"x');
+  const bytes = (min: number, max: number) =>
+    fc
+      .array(alphabet, { minLength: min, maxLength: max, size: 'max' })
+      .map((cs) => Buffer.from(cs.join(''), 'latin1'));
+  const needlesArb = fc.array(fc.array(bytes(1, 4), { minLength: 1, maxLength: 2 }), {
+    minLength: 1,
+    maxLength: 2,
+  });
+  const layoutArb = fc.record({
+    docs: fc.array(fc.record({ body: bytes(20, 200), gap: bytes(0, 12), block: fc.nat(2) }), {
+      minLength: 10,
+      maxLength: 80,
+    }),
+    order: fc.constantFrom('forward', 'reverse', 'shuffled'),
+    seed: fc.nat(),
+  });
+  let visited = 0;
+  let sieved = 0;
+  let long = 0; // searched ahead (shorter documents are searched on their own)
+  fc.assert(
+    fc.property(needlesArb, layoutArb, (needles, { docs, order, seed }) => {
+      // Three blocks; each document at the next offset of its block, after its gap.
+      const blocks = [0, 1, 2].map(() => new ArrayBuffer(80 * 190));
+      const used = [0, 0, 0];
+      const views = docs.map(({ body, gap, block }) => {
+        const mem = new Uint8Array(blocks[block]!);
+        mem.set(gap, used[block]);
+        const at = used[block]! + gap.length;
+        mem.set(body, at);
+        used[block] = at + body.length;
+        return new Uint8Array(blocks[block]!, at, body.length);
+      });
+      // Fill the rest of each block too: a search ahead may run into it.
+      for (let b = 0; b < 3; b++) new Uint8Array(blocks[b]!, used[b]).fill(b === 0 ? 98 : 34);
+      if (order === 'reverse') views.reverse();
+      if (order === 'shuffled') {
+        const random = rng(seed);
+        for (let i = views.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1));
+          [views[i], views[j]] = [views[j]!, views[i]!];
+        }
+      }
+      const sieve = new NeedleSieve(needles);
+      for (const v of views) {
+        const want = mayMatch(v, needles);
+        if (sieve.mayMatch(v) !== want) return false;
+        visited++;
+        if (!want) sieved++;
+        if (v.length >= 65) long++;
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+  t.ok(visited > 20_000, `${visited} documents compared`);
+  t.ok(long > 10_000, `${long} of them long enough to search ahead`);
+  t.ok(sieved > 2000, `${sieved} rejected`);
+});
+
+t.test('NeedleSieve searches again past the end of what it searched ahead', async (t) => {
+  const mem = Buffer.alloc(10_000, 'a');
+  mem.write('zz', 4250, 'latin1');
+  const needles = [[Buffer.from('zz')]];
+  const sieve = new NeedleSieve(needles);
+  t.notOk(sieve.mayMatch(mem.subarray(0, 100)), 'no needle in the first document or 4 KiB after it');
+  t.ok(sieve.mayMatch(mem.subarray(4000, 4300)), 'a document running past that window');
+  t.notOk(sieve.mayMatch(mem.subarray(4252, 4400)));
+  t.ok(sieve.mayMatch(mem.subarray(4100, 4252)), 'out of order: searched on its own');
+  t.notOk(sieve.mayMatch(mem.subarray(4100, 4251)), 'an occurrence must lie wholly inside');
 });

@@ -8,10 +8,13 @@ import type { RangeOptions } from '../src/storage/validate.js';
 
 // Transaction.eachView (the callback scan behind document scans) against rangeViews (the iterator):
 // the same entries in the same order for any bounds, direction and limit, stopping where the visit
-// says, over a tree with snapshot versions (writes after the reader began) and the reader's own writes.
+// says, over a tree with snapshot versions (writes after the reader began) and the reader's own writes,
+// and, for a reader that began after every write, straight from the tree (Storage.eachAt).
 
 const key = (i: number) => Buffer.from(`k${String(i).padStart(4, '0')}`);
 const str = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+// Some values overflow their leaf (stored on pages of their own).
+const value = (prefix: string, i: number) => Buffer.from(i % 37 === 0 ? `${prefix}${i}`.repeat(900) : `${prefix}${i}`);
 
 t.test('eachView visits what rangeViews yields, in order, and stops when told', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-each-'));
@@ -19,6 +22,14 @@ t.test('eachView visits what rangeViews yields, in order, and stops when told', 
   // Small pages: a few hundred keys span many leaves and scan batches.
   const st = await Storage.open(dir, { durability: 'off', checkpointIntervalMs: 0, pageSize: 4096 });
   t.teardown(() => st.close());
+  // Counts the scans served straight from the tree.
+  let direct = 0;
+  const eachAt = st.eachAt.bind(st);
+  st.eachAt = (...args) => {
+    const walked = eachAt(...args);
+    if (walked) direct++;
+    return walked;
+  };
   let checked = 0;
   const boundArb = fc.option(fc.integer({ min: -5, max: 1205 }), { nil: undefined });
   const optsArb = fc.record({
@@ -39,43 +50,50 @@ t.test('eachView visits what rangeViews yields, in order, and stops when told', 
       async (base, later, own, ranges) => {
         const tree = `t${checked}`;
         await st.transaction((tx) => {
-          for (const i of base) tx.put(tree, key(i), Buffer.from(`v${i}`));
+          for (const i of base) tx.put(tree, key(i), value('v', i));
         });
         const reader = st.begin();
         // Changes after the reader's snapshot: it must see the versions from before them.
         await st.transaction((tx) => {
           for (const i of later) {
             if (i % 3 === 0) tx.delete(tree, key(i));
-            else tx.put(tree, key(i), Buffer.from(`w${i}`));
+            else tx.put(tree, key(i), value('w', i));
           }
         });
         for (const i of own) {
           if (i % 4 === 0) reader.delete(tree, key(i));
-          else reader.put(tree, key(i), Buffer.from(`o${i}`));
+          else reader.put(tree, key(i), value('o', i));
         }
+        // Began after every write, while the first reader still holds versions: no own writes, nothing
+        // changed since its snapshot.
+        const late = st.begin();
         for (const r of ranges) {
           const opts: RangeOptions = { reverse: r.reverse };
           if (r.lo !== undefined) opts[r.loInclusive ? 'gte' : 'gt'] = key(r.lo);
           if (r.hi !== undefined) opts[r.hiInclusive ? 'lte' : 'lt'] = key(r.hi);
           if (r.limit !== undefined) opts.limit = r.limit;
-          const want = [...reader.rangeViews(tree, opts)].map(([k, v]) => `${str(k)}=${str(v)}`);
-          const got: string[] = [];
-          reader.eachView(tree, opts, (k, v) => {
-            got.push(`${str(k)}=${str(v)}`);
-            return r.stopAt === undefined || got.length <= r.stopAt;
-          });
-          const expected = r.stopAt === undefined ? want : want.slice(0, r.stopAt + 1);
-          if (JSON.stringify(got) !== JSON.stringify(expected)) {
-            t.same(got, expected, `range ${JSON.stringify(r)}`);
-            return false;
+          for (const tx of [reader, late]) {
+            const want = [...tx.rangeViews(tree, opts)].map(([k, v]) => `${str(k)}=${str(v)}`);
+            const got: string[] = [];
+            tx.eachView(tree, opts, (k, v) => {
+              got.push(`${str(k)}=${str(v)}`);
+              return r.stopAt === undefined || got.length <= r.stopAt;
+            });
+            const expected = r.stopAt === undefined ? want : want.slice(0, r.stopAt + 1);
+            if (JSON.stringify(got) !== JSON.stringify(expected)) {
+              t.same(got, expected, `range ${JSON.stringify(r)} (${tx === late ? 'late' : 'first'} reader)`);
+              return false;
+            }
+            checked++;
           }
-          checked++;
         }
         reader.abort();
+        late.abort();
         return true;
       },
     ),
     { numRuns: 60 },
   );
-  t.ok(checked >= 60, `${checked} ranges compared`);
+  t.ok(checked >= 120, `${checked} ranges compared`);
+  t.ok(direct >= 60, `${direct} scans straight from the tree`);
 });

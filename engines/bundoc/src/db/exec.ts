@@ -2,7 +2,7 @@ import { documentJson } from '../document/codec.js';
 import { checkId, type Document, idKey, parseTyped, stringifyTyped } from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
-import { filterNeedles, mayMatch, type Needles } from '../query/needles.js';
+import { filterNeedles, NeedleSieve, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
 import type { AuthContext } from '../security/context.js';
@@ -216,12 +216,13 @@ export function scan(
   const slot = docs.slot(dtree);
   // `owned`: bytes and key are the caller's copies; otherwise the store's own (rangeViews), copied here
   // only for the documents that pass the needles.
+  const sieve = needles === undefined ? undefined : new NeedleSieve(needles);
   const onDocument = (key: Uint8Array, bytes: Uint8Array, owned: boolean): boolean => {
     stats.docsExamined++;
     let json: Uint8Array | undefined;
-    if (needles !== undefined) {
+    if (sieve !== undefined) {
       json = documentJson(bytes);
-      if (!mayMatch(json, needles)) return true;
+      if (!sieve.mayMatch(json)) return true;
     }
     const doc = docs.decode(slot, key, bytes, json);
     return owned || !withBytes ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));

@@ -86,3 +86,72 @@ export function mayMatch(json: Uint8Array, needles: Needles): boolean {
   }
   return true;
 }
+
+/** How far past a document the sieve searches ahead in the memory that follows it. */
+const LOOK_AHEAD = 4096;
+/** Shorter arrays may live on V8's heap, where reading `.buffer` would move them: searched alone. */
+const MIN_LOOK_AHEAD_LENGTH = 65;
+
+/** What one search ahead found: the first occurrence at or after `from` lying before `limit`, or -1. */
+interface Ahead {
+  buf: ArrayBufferLike | undefined;
+  from: number;
+  limit: number;
+  hit: number;
+}
+
+/**
+ * mayMatch for the documents of one synchronous scan, in scan order. Documents read from a page (or
+ * written into the same arena) lie one after another in one memory block: one search ahead over the
+ * block answers for every document up to its first occurrence, so a scan makes about one search per
+ * occurrence instead of one per document (each search a native call: 22% of an unindexed filter).
+ * Sound for any memory layout: whatever lies between documents can only add occurrences, and an
+ * occurrence counts for a document only if it lies wholly inside it. The bytes must not change during
+ * the scan (they do not: a scan runs synchronously).
+ */
+export class NeedleSieve {
+  readonly #needles: Needles;
+  readonly #ahead: Ahead[][];
+
+  constructor(needles: Needles) {
+    this.#needles = needles;
+    this.#ahead = needles.map((alts) => alts.map(() => ({ buf: undefined, from: 0, limit: 0, hit: -1 })));
+  }
+
+  mayMatch(json: Uint8Array): boolean {
+    const needles = this.#needles;
+    for (let i = 0; i < needles.length; i++) {
+      const alternatives = needles[i]!;
+      let found = false;
+      for (let j = 0; j < alternatives.length; j++) {
+        if (this.#contains(json, alternatives[j]!, this.#ahead[i]![j]!)) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  #contains(json: Uint8Array, n: Uint8Array, a: Ahead): boolean {
+    if (json.length < MIN_LOOK_AHEAD_LENGTH) return indexOf.call(json, n) !== -1;
+    const buf = json.buffer;
+    const s = json.byteOffset;
+    const e = s + json.length;
+    if (a.buf === buf) {
+      // Before the last search's start (a reverse scan, values out of order): on its own.
+      if (s < a.from) return indexOf.call(json, n) !== -1;
+      // Nothing occurs in [from, hit): the first occurrence from s on is at hit.
+      if (a.hit >= s) return a.hit + n.length <= e;
+      if (a.hit === -1 && e <= a.limit) return false;
+    }
+    const limit = Math.min(buf.byteLength, Math.max(e, s + LOOK_AHEAD));
+    const at = indexOf.call(new Uint8Array(buf, s, limit - s), n);
+    a.buf = buf;
+    a.from = s;
+    a.limit = limit;
+    a.hit = at === -1 ? -1 : s + at;
+    return at !== -1 && at + n.length <= json.length;
+  }
+}

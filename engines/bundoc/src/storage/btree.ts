@@ -550,8 +550,29 @@ export class BTree {
     reverse: boolean,
     max: number,
   ): Array<[Uint8Array, LeafValue]> {
-    const pager = this.#pager;
     const out: Array<[Uint8Array, LeafValue]> = [];
+    if (max > 0)
+      this.each(root, from, to, reverse, (k, v) => {
+        out.push([k, v]);
+        return out.length < max;
+      });
+    return out;
+  }
+
+  /**
+   * Calls `visit` with each entry in order starting at `from` and not passing `to`, until it returns
+   * false. The tree's own keys and values, walked leaf by leaf: nothing is collected (a full scan of a
+   * collection spent a third of its time building entry pairs). `visit` must not change the tree; it may
+   * read it (a node evicted meanwhile stays valid: clean pages never change).
+   */
+  each(
+    root: number,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    visit: (key: Uint8Array, value: LeafValue) => boolean,
+  ): void {
+    const pager = this.#pager;
     const stack: Array<{ node: BranchNode; i: number }> = [];
     let node = pager.node(root, false);
     while (node.kind === 'branch') {
@@ -567,33 +588,41 @@ export class BTree {
     if (!from) pos = reverse ? leaf.keys.length - 1 : 0;
     else if (!reverse) pos = from.inclusive ? nodeLower(leaf, from.key) : nodeUpper(leaf, from.key);
     else pos = (from.inclusive ? nodeUpper(leaf, from.key) : nodeLower(leaf, from.key)) - 1;
-    while (out.length < max) {
-      if (pos < 0 || pos >= leaf.keys.length) {
-        // Climb to the nearest ancestor with another child in the scan direction, then descend.
-        let top = stack.pop();
-        while (top && (reverse ? top.i === 0 : top.i === top.node.children.length - 1)) top = stack.pop();
-        if (!top) break;
-        top.i += reverse ? -1 : 1;
-        stack.push(top);
-        let n = pager.node(top.node.children[top.i], false);
-        while (n.kind === 'branch') {
-          const i = reverse ? n.children.length - 1 : 0;
-          stack.push({ node: n, i });
-          n = pager.node(n.children[i], false);
+    const toKey = to?.key;
+    // Past `to`: for a forward walk, a key above it (or equal, exclusive); backwards, below it.
+    const stopAt = to === undefined ? 0 : reverse ? (to.inclusive ? 0 : 1) : to.inclusive ? 1 : 0;
+    for (;;) {
+      const keys = leaf.keys;
+      const values = leaf.values;
+      if (reverse) {
+        for (; pos >= 0; pos--) {
+          const k = keys[pos];
+          if (toKey !== undefined && compareBytes(k, toKey) < stopAt) return;
+          if (!visit(k, values[pos])) return;
         }
-        leaf = n;
-        pos = reverse ? leaf.keys.length - 1 : 0;
-        continue;
+      } else {
+        const n = keys.length;
+        for (; pos < n; pos++) {
+          const k = keys[pos];
+          if (toKey !== undefined && compareBytes(k, toKey) >= stopAt) return;
+          if (!visit(k, values[pos])) return;
+        }
       }
-      const k = leaf.keys[pos];
-      if (to) {
-        const c = compareBytes(k, to.key);
-        if (reverse ? c < 0 || (c === 0 && !to.inclusive) : c > 0 || (c === 0 && !to.inclusive)) break;
+      // Climb to the nearest ancestor with another child in the walk's direction, then descend.
+      let top = stack.pop();
+      while (top && (reverse ? top.i === 0 : top.i === top.node.children.length - 1)) top = stack.pop();
+      if (!top) return;
+      top.i += reverse ? -1 : 1;
+      stack.push(top);
+      let n = pager.node(top.node.children[top.i], false);
+      while (n.kind === 'branch') {
+        const i = reverse ? n.children.length - 1 : 0;
+        stack.push({ node: n, i });
+        n = pager.node(n.children[i], false);
       }
-      out.push([k, leaf.values[pos]]);
-      pos += reverse ? -1 : 1;
+      leaf = n;
+      pos = reverse ? leaf.keys.length - 1 : 0;
     }
-    return out;
   }
 
   /** Every page of the tree (nodes and overflow chains' head references), for dropping a tree. */

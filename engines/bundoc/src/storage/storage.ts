@@ -599,6 +599,32 @@ export class Storage implements TxHost {
   }
 
   /**
+   * Visits the entries of a range at `snapshot` straight from the tree, as views (see
+   * Transaction.eachView), until `visit` returns false. Only where no commit after `snapshot` changed
+   * the tree (the common case: the walk then needs no before-images); returns false, having visited
+   * nothing, where one did, and the caller scans in batches (scanAt).
+   */
+  eachAt(
+    tree: string,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    snapshot: number,
+    visit: (key: Uint8Array, value: Uint8Array) => boolean,
+  ): boolean {
+    if (this.#versions.changedAfter(tree, snapshot)) return false;
+    const root = this.#catalog.get(tree);
+    if (root !== undefined) {
+      try {
+        this.#btree.each(root, from, to, reverse, (k, v) => visit(k, isOverflow(v) ? this.#view(v) : v));
+      } finally {
+        this.#pager.evict();
+      }
+    }
+    return true;
+  }
+
+  /**
    * The common case of a scan batch: the tree's entries, copied out. The pairs of the tree batch are
    * reused for the copies (no second array: a full scan was 18% GC). Cut after MAX_BATCH_BYTES.
    */

@@ -45,6 +45,15 @@ export interface TxHost {
     snapshot: number,
     views?: boolean,
   ): ScanBatch;
+  /** Visits a range straight from the tree where it can (see Storage.eachAt); false where it cannot. */
+  eachAt(
+    tree: string,
+    from: Bound | undefined,
+    to: Bound | undefined,
+    reverse: boolean,
+    snapshot: number,
+    visit: (key: Uint8Array, value: Uint8Array) => boolean,
+  ): boolean;
   commitTx(tx: Transaction): Promise<void>;
   endTx(tx: Transaction): void;
 }
@@ -182,6 +191,15 @@ export class Transaction {
     let cursor = reverse ? hi : lo;
     const end = reverse ? lo : hi;
     let emitted = 0;
+    const own = this.writes.get(tree);
+    if (limit > 0 && (!own || own.size === 0)) {
+      // Straight from the tree where the store can (no writes of ours or of others to overlay).
+      const walked = this.#host.eachAt(tree, cursor, end, reverse, this.snapshot, (k, v) => {
+        emitted++;
+        return visit(k, v) && emitted < limit;
+      });
+      if (walked) return;
+    }
     while (emitted < limit) {
       this.#assertOpen();
       const batch = this.#host.scanAt(

@@ -28,6 +28,8 @@ type Entry = { seq: number; tree: string; key: string } | { seq: number; tree: s
 export class VersionStore {
   readonly #trees = new Map<string, SortedKeys<KeyVersions>>();
   readonly #drops = new Map<string, DroppedTree[]>();
+  /** The last commit that changed each tree with retained versions. */
+  readonly #lastSeq = new Map<string, number>();
   #queue: Entry[] = [];
   #head = 0;
 
@@ -51,6 +53,7 @@ export class VersionStore {
       t.set(keyStr, kv);
     }
     kv.versions.push({ seq, before });
+    this.#lastSeq.set(tree, seq);
     this.#queue.push({ seq, tree, key: keyStr });
   }
 
@@ -66,6 +69,14 @@ export class VersionStore {
   latestSeq(tree: string, keyStr: string): number {
     const v = this.#trees.get(tree)?.get(keyStr)?.versions;
     return v && v.length > 0 ? v[v.length - 1].seq : 0;
+  }
+
+  /**
+   * Whether a commit after `snap` changed or dropped `tree` (else a snapshot at `snap` sees the tree as
+   * it is). Released versions are of commits every open snapshot sees.
+   */
+  changedAfter(tree: string, snap: number): boolean {
+    return (this.#lastSeq.get(tree) ?? 0) > snap || this.dropAfter(tree, snap) !== undefined;
   }
 
   /** The first drop of `tree` after `snap`: its root is the tree as the snapshot must see it. */
@@ -109,7 +120,10 @@ export class VersionStore {
       kv.versions.shift();
       if (kv.versions.length === 0) {
         t.delete(e.key);
-        if (t.size === 0) this.#trees.delete(e.tree);
+        if (t.size === 0) {
+          this.#trees.delete(e.tree);
+          this.#lastSeq.delete(e.tree);
+        }
       }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
