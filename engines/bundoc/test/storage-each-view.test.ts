@@ -14,7 +14,8 @@ import type { RangeOptions } from '../src/storage/validate.js';
 const key = (i: number) => Buffer.from(`k${String(i).padStart(4, '0')}`);
 const str = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 // Some values overflow their leaf (stored on pages of their own).
-const value = (prefix: string, i: number) => Buffer.from(i % 37 === 0 ? `${prefix}${i}`.repeat(900) : `${prefix}${i}`);
+const value = (prefix: string, i: number) =>
+  Buffer.from(i % 37 === 0 ? `${prefix}${i}`.repeat(900) : `${prefix}${i}`);
 
 t.test('eachView visits what rangeViews yields, in order, and stops when told', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-each-'));
