@@ -91,11 +91,6 @@ export function ownValue(v: LeafValue): LeafValue {
   return isOverflow(v) ? v : own(v);
 }
 
-/** A copy that shares no memory at all (before-images kept for snapshots must not pin an arena). */
-export function exactCopy(b: Uint8Array): Uint8Array {
-  return b.length === 0 ? EMPTY_BYTES : Uint8Array.prototype.slice.call(b);
-}
-
 /** Whether `b` is a view into one of ownedCopy's arenas (only lengths it carves from one can be). */
 function inArena(b: Uint8Array): boolean {
   // The shared empty array is on V8's heap, and reading `.buffer` would move it: checked by length.

@@ -15,7 +15,7 @@ import {
   type PageSize,
   WAL_DIR,
 } from './constants.js';
-import { copyOut, isOwnedArena } from './copy-out.js';
+import { copyOut, isOwnedArena, versionCopy } from './copy-out.js';
 import { Cipher } from './crypto.js';
 import {
   ClosedError,
@@ -29,7 +29,7 @@ import {
 import { syncDir, syncFile } from './fsync-observer.js';
 import { DirLock } from './lock.js';
 import { decodeMeta, encodeMeta, type Meta, type MetaRead } from './meta.js';
-import { compareBytes, exactCopy, isOverflow, type LeafValue, leafEntrySize, type TreeNode } from './node.js';
+import { compareBytes, isOverflow, type LeafValue, leafEntrySize, type TreeNode } from './node.js';
 import { decodeCommit, decodeOps, encodeOps, type Op } from './ops.js';
 import { PageSealer } from './page-seal.js';
 import { Pager } from './pager.js';
@@ -885,7 +885,7 @@ export class Storage implements TxHost {
           for (const p of r.pages) this.#pager.free(p);
         } else {
           // Copied when retained: it may be a view into a whole page (decodeNode).
-          before = keepVersions ? exactCopy(change.old) : change.old;
+          before = keepVersions ? versionCopy(change.old) : change.old;
         }
       }
       if (keepVersions)
