@@ -1,10 +1,29 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { buildHeads, HEAD_BYTES, lastExact, searchHeads } from '../src/storage/key-heads.js';
+import { EMPTY_BYTES as EMPTY_VALUE } from '../src/storage/copy-out.js';
+import {
+  buildHeads,
+  buildPackedHeads,
+  HEAD_BYTES,
+  lastExact,
+  searchHeads,
+} from '../src/storage/key-heads.js';
+import { decodeNode, encodeNode, type LeafNode, leafEntrySize, newLeaf } from '../src/storage/node.js';
 
 // Key heads must find exactly the positions a byte-by-byte binary search finds: for every sorted set of
 // distinct keys (long shared prefixes, keys that are prefixes of others, ties beyond the head, bytes 0
-// and 255) and every probe, present or not.
+// and 255) and every probe, present or not; over a node's key arrays and over a packed leaf's page.
+
+/** The keys as a packed leaf: encoded into a page and read back. */
+function packedLeaf(keys: Uint8Array[]): LeafNode {
+  const leaf = newLeaf(7);
+  leaf.keys = keys;
+  leaf.values = keys.map(() => EMPTY_VALUE);
+  leaf.size = keys.reduce((n, k) => n + leafEntrySize(k, EMPTY_VALUE), 0);
+  const node = decodeNode(encodeNode(leaf, 4096), 7);
+  if (node.kind !== 'leaf' || node.offs === null) throw new Error('not a packed leaf');
+  return node;
+}
 
 const byte = fc.constantFrom(0, 1, 2, 0x7f, 0xfe, 0xff);
 const tail = fc.array(byte, { maxLength: HEAD_BYTES + 4 });
@@ -36,6 +55,12 @@ t.test('searchHeads agrees with a byte-by-byte search', async (t) => {
         }
         const keys = [...set.values()].sort((x, y) => Buffer.compare(x, y));
         const heads = buildHeads(keys);
+        const packed = packedLeaf(keys);
+        const packedHeads = buildPackedHeads(packed.page!, packed.offs!);
+        if (JSON.stringify(packedHeads) !== JSON.stringify(heads)) {
+          t.fail('heads read in the page differ');
+          return false;
+        }
         const probes: Uint8Array[] = [...keys, ...keys.map((k) => k.subarray(0, k.length >> 1))];
         for (const [pre, rest] of probeParts) probes.push(Uint8Array.from([...pre, ...rest]));
         for (const [, rest] of probeParts) probes.push(Uint8Array.from([...prefix, ...rest]));
@@ -43,8 +68,16 @@ t.test('searchHeads agrees with a byte-by-byte search', async (t) => {
           probes.push(Uint8Array.from([...k, 0]), Uint8Array.from([...k.subarray(0, -1)]));
         for (const p of probes) {
           for (const upper of [false, true]) {
-            const got = searchHeads(keys, heads, p, upper);
+            const inPage = searchHeads(null, packed.page, packed.offs, packedHeads, p, upper);
+            const pageExact = lastExact;
+            const got = searchHeads(keys, null, null, heads, p, upper);
             const want = reference(keys, p, upper);
+            if (inPage !== got || pageExact !== lastExact) {
+              t.fail(
+                `in the page: ${inPage} (exact ${pageExact}), in the arrays ${got} (exact ${lastExact})`,
+              );
+              return false;
+            }
             // lastExact: the key found (lower bound) or just passed (upper bound) is the probe itself
             const at = upper ? got - 1 : got;
             if (lastExact && !(at >= 0 && at < keys.length && Buffer.compare(keys[at]!, p) === 0)) {
@@ -86,8 +119,8 @@ t.test('heads are ordered as the keys', async (t) => {
   for (let i = 1; i < heads.length; i++) t.ok(heads[i - 1]! <= heads[i]!, `head ${i - 1} <= head ${i}`);
   // the two keys that agree on their first six bytes tie, and are told apart by their bytes
   t.equal(heads[5], heads[6]);
-  t.equal(searchHeads(keys, buildHeads(keys), keys[6]!, false), 6);
-  t.equal(searchHeads(keys, buildHeads(keys), keys[6]!, true), 7);
+  t.equal(searchHeads(keys, null, null, buildHeads(keys), keys[6]!, false), 6);
+  t.equal(searchHeads(keys, null, null, buildHeads(keys), keys[6]!, true), 7);
 });
 
 t.test('reads between writes on dirty nodes never use stale heads', async (t) => {

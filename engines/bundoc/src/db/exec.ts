@@ -1,4 +1,4 @@
-import { documentJson } from '../document/codec.js';
+import { documentJson, isPlainDocumentAt } from '../document/codec.js';
 import { checkId, type Document, idKey, parseTyped, stringifyTyped } from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
@@ -6,6 +6,7 @@ import { filterNeedles, NeedleSieve, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
 import type { AuthContext } from '../security/context.js';
+import type { ValueSieve } from '../storage/btree.js';
 import { copyOut } from '../storage/copy-out.js';
 import { type CollectionMeta, docTree, indexTree } from './catalog.js';
 import type { Scope } from './core.js';
@@ -171,6 +172,7 @@ function eachEntry(
   reverse: boolean,
   hint: number,
   visit: (key: Uint8Array, value: Uint8Array) => boolean,
+  sieve?: ValueSieve,
 ): boolean {
   const tx = scope.tx;
   let stopped = false;
@@ -183,13 +185,13 @@ function eachEntry(
     return !stopped;
   };
   if (!Number.isFinite(hint)) {
-    tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse }, step);
+    tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse }, step, sieve);
     return !stopped;
   }
-  tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse, limit: hint }, step);
+  tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse, limit: hint }, step, sieve);
   if (stopped || n < hint || last === undefined) return !stopped;
   // `last` is the store's own key: nothing changed it since (all of this runs synchronously).
-  tx.eachView(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt }, step);
+  tx.eachView(tree, reverse ? { gte: r.gte, lt: last, reverse } : { gt: last, lt: r.lt }, step, sieve);
   return !stopped;
 }
 
@@ -217,29 +219,50 @@ export function scan(
   // `owned`: bytes and key are the caller's copies; otherwise the store's own (rangeViews), copied here
   // only for the documents that pass the needles.
   const sieve = needles === undefined ? undefined : new NeedleSieve(needles);
-  const onDocument = (key: Uint8Array, bytes: Uint8Array, owned: boolean): boolean => {
+  // `sieved`: the scan already looked for the needles where the document is stored (see `stored`).
+  const onDocument = (key: Uint8Array, bytes: Uint8Array, owned: boolean, sieved: boolean): boolean => {
     stats.docsExamined++;
     let json: Uint8Array | undefined;
-    if (sieve !== undefined) {
+    if (sieve !== undefined && !(sieved && isPlainDocumentAt(bytes, 0))) {
       json = documentJson(bytes);
       if (!sieve.mayMatch(json)) return true;
     }
     const doc = docs.decode(slot, key, bytes, json);
     return owned || !withBytes ? visit(doc, bytes, key) : visit(doc, copyOut(bytes), copyOut(key));
   };
+  // A document scan sieves documents where they are stored: one that cannot match is counted and
+  // skipped before any object is made for it (compressed ones are left to onDocument).
+  const stored: ValueSieve | undefined =
+    sieve === undefined
+      ? undefined
+      : (bytes, start, end) => {
+          if (end <= start || !isPlainDocumentAt(bytes, start) || sieve.mayMatchIn(bytes, start + 1, end))
+            return true;
+          stats.docsExamined++;
+          if (primary) stats.keysExamined++;
+          return false;
+        };
   if (!plan.index || primary) {
     for (const r of ranges) {
       if (r.point !== undefined) {
         const bytes = tx.getView(dtree, r.point);
         if (bytes === undefined) continue;
         stats.keysExamined++;
-        if (!onDocument(r.point, bytes, false)) return;
+        if (!onDocument(r.point, bytes, false, false)) return;
         continue;
       }
-      const ok = eachEntry(scope, dtree, r, plan.reverse, hint, (key, bytes) => {
-        if (primary) stats.keysExamined++;
-        return onDocument(key, bytes, false);
-      });
+      const ok = eachEntry(
+        scope,
+        dtree,
+        r,
+        plan.reverse,
+        hint,
+        (key, bytes) => {
+          if (primary) stats.keysExamined++;
+          return onDocument(key, bytes, false, stored !== undefined);
+        },
+        stored,
+      );
       if (!ok) return;
     }
     return;
@@ -256,10 +279,10 @@ export function scan(
     }
     if (!withBytes) {
       const view = tx.getView(dtree, key);
-      return view === undefined || onDocument(key, view, false);
+      return view === undefined || onDocument(key, view, false, false);
     }
     const bytes = tx.get(dtree, key);
-    return bytes === undefined || onDocument(copyOut(key), bytes, true);
+    return bytes === undefined || onDocument(copyOut(key), bytes, true, false);
   };
   for (const r of ranges) {
     if (!eachEntry(scope, itree, r, plan.reverse, seen ? Infinity : hint, (_, key) => visitEntry(key)))

@@ -130,6 +130,14 @@ export function documentJson(bytes: Uint8Array): Uint8Array {
   return header & FLAG_LZ4 ? inflate(bytes) : bytes;
 }
 
+/**
+ * Whether bytes[at] heads a stored document whose JSON follows it as is (not compressed): a scan can then
+ * search the JSON where it lies, up to the end of the value.
+ */
+export function isPlainDocumentAt(bytes: Uint8Array, at: number): boolean {
+  return (bytes[at]! & ~FLAG_TYPED) === VERSION;
+}
+
 /** The document of what documentJson returned. */
 export function parseDocumentJson(json: Uint8Array): Document {
   let text: string;

@@ -119,12 +119,17 @@ export class NeedleSieve {
   }
 
   mayMatch(json: Uint8Array): boolean {
+    return this.mayMatchIn(json, 0, json.length);
+  }
+
+  /** mayMatch of the JSON in bytes[start, end) (a document in the middle of a page, say). */
+  mayMatchIn(bytes: Uint8Array, start: number, end: number): boolean {
     const needles = this.#needles;
     for (let i = 0; i < needles.length; i++) {
       const alternatives = needles[i]!;
       let found = false;
       for (let j = 0; j < alternatives.length; j++) {
-        if (this.#contains(json, alternatives[j]!, this.#ahead[i]![j]!)) {
+        if (this.#contains(bytes, start, end, alternatives[j]!, this.#ahead[i]![j]!)) {
           found = true;
           break;
         }
@@ -134,14 +139,14 @@ export class NeedleSieve {
     return true;
   }
 
-  #contains(json: Uint8Array, n: Uint8Array, a: Ahead): boolean {
-    if (json.length < MIN_LOOK_AHEAD_LENGTH) return indexOf.call(json, n) !== -1;
-    const buf = json.buffer;
-    const s = json.byteOffset;
-    const e = s + json.length;
+  #contains(bytes: Uint8Array, start: number, end: number, n: Uint8Array, a: Ahead): boolean {
+    if (bytes.length < MIN_LOOK_AHEAD_LENGTH) return indexOf.call(bytes.subarray(start, end), n) !== -1;
+    const buf = bytes.buffer;
+    const s = bytes.byteOffset + start;
+    const e = bytes.byteOffset + end;
     if (a.buf === buf) {
       // Before the last search's start (a reverse scan, values out of order): on its own.
-      if (s < a.from) return indexOf.call(json, n) !== -1;
+      if (s < a.from) return indexOf.call(new Uint8Array(buf, s, e - s), n) !== -1;
       // Nothing occurs in [from, hit): the first occurrence from s on is at hit.
       if (a.hit >= s) return a.hit + n.length <= e;
       if (a.hit === -1 && e <= a.limit) return false;
@@ -152,6 +157,6 @@ export class NeedleSieve {
     a.from = s;
     a.limit = limit;
     a.hit = at === -1 ? -1 : s + at;
-    return at !== -1 && at + n.length <= json.length;
+    return at !== -1 && s + at + n.length <= e;
   }
 }

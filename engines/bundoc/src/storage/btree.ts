@@ -1,6 +1,8 @@
+import { EMPTY_BYTES } from './copy-out.js';
 import { CorruptionError } from './errors.js';
 import {
   buildHeads,
+  buildPackedHeads,
   CLEAN_BUILD_AFTER,
   DIRTY_BUILD_AFTER,
   type KeyHeads,
@@ -14,6 +16,8 @@ import {
   type BranchNode,
   branchEntrySize,
   compareBytes,
+  comparePacked,
+  type EntryOffsets,
   isOverflow,
   type LeafNode,
   type LeafValue,
@@ -23,6 +27,8 @@ import {
   type OverflowRef,
   own,
   ownValue,
+  packedLcp,
+  packedValue,
   type TreeNode,
 } from './node.js';
 import type { Pager } from './pager.js';
@@ -31,6 +37,12 @@ export interface Bound {
   key: Uint8Array;
   inclusive: boolean;
 }
+
+/**
+ * A cheap first look at a stored value, bytes[start, end), before an entry is visited: false skips the
+ * entry (no views of it are made). Sees inline values only; overflow values are passed through.
+ */
+export type ValueSieve = (bytes: Uint8Array, start: number, end: number) => boolean;
 
 export interface Change {
   root: number;
@@ -103,6 +115,44 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
   return lo;
 }
 
+/** upperBound over a packed leaf's keys, in its page. */
+function packedUpper(page: Buffer, offs: EntryOffsets, key: Uint8Array): number {
+  let lo = 0;
+  let hi = offs.length;
+  let lcpLo = 0;
+  let lcpHi = 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePacked(page, offs[mid]!, key, Math.min(lcpLo, lcpHi)) <= 0) {
+      lo = mid + 1;
+      lcpLo = packedLcp;
+    } else {
+      hi = mid;
+      lcpHi = packedLcp;
+    }
+  }
+  return lo;
+}
+
+/** lowerBound over a packed leaf's keys, in its page. */
+function packedLower(page: Buffer, offs: EntryOffsets, key: Uint8Array): number {
+  let lo = 0;
+  let hi = offs.length;
+  let lcpLo = 0;
+  let lcpHi = 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePacked(page, offs[mid]!, key, Math.min(lcpLo, lcpHi)) < 0) {
+      lo = mid + 1;
+      lcpLo = packedLcp;
+    } else {
+      hi = mid;
+      lcpHi = packedLcp;
+    }
+  }
+  return lo;
+}
+
 /**
  * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (a `writer`, a
  * put or delete, uses heads a node has but builds none: it may be about to change the node's keys), at
@@ -110,8 +160,8 @@ function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
  * changed.
  */
 function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
-  const keys = node.keys;
-  if (keys.length < MIN_HEAD_KEYS) return undefined;
+  const packed = node.kind === 'leaf' && node.offs !== null;
+  if ((packed ? node.count : node.keys.length) < MIN_HEAD_KEYS) return undefined;
   const h = node.heads;
   if (h !== undefined && h.heads.length > 0) return h;
   // A writer may be about to change the node's keys, which drops heads: building them could be wasted.
@@ -121,14 +171,20 @@ function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
     return undefined;
   }
   if (++h.seen < (node.dirty ? DIRTY_BUILD_AFTER : CLEAN_BUILD_AFTER)) return undefined;
-  node.heads = buildHeads(keys);
+  node.heads = packed ? buildPackedHeads(node.page!, node.offs!) : buildHeads(node.keys);
   return node.heads;
 }
 
-/** upperBound over a node's keys, through its key heads where it has them. */
+/** upperBound over a node's keys (in its page where packed), through its key heads where it has them. */
 function nodeUpper(node: TreeNode, key: Uint8Array, writer = false): number {
   const h = headsOf(node, writer);
-  return h === undefined ? upperBound(node.keys, key) : searchHeads(node.keys, h, key, true);
+  if (node.kind === 'leaf' && node.offs !== null) {
+    const page = node.page!;
+    return h === undefined
+      ? packedUpper(page, node.offs, key)
+      : searchHeads(null, page, node.offs, h, key, true);
+  }
+  return h === undefined ? upperBound(node.keys, key) : searchHeads(node.keys, null, null, h, key, true);
 }
 
 /** lowerBound over a node's keys, as nodeUpper; sets exactLower. */
@@ -136,9 +192,13 @@ function nodeLower(node: TreeNode, key: Uint8Array, writer = false): number {
   const h = headsOf(node, writer);
   if (h === undefined) {
     exactLower = false;
+    if (node.kind === 'leaf' && node.offs !== null) return packedLower(node.page!, node.offs, key);
     return lowerBound(node.keys, key);
   }
-  const pos = searchHeads(node.keys, h, key, false);
+  const pos =
+    node.kind === 'leaf' && node.offs !== null
+      ? searchHeads(null, node.page!, node.offs, h, key, false)
+      : searchHeads(node.keys, null, null, h, key, false);
   exactLower = lastExact;
   return pos;
 }
@@ -207,8 +267,14 @@ export class BTree {
     let node = this.#pager.node(root);
     while (node.kind === 'branch') node = this.#pager.node(node.children[nodeUpper(node, key)]);
     const pos = nodeLower(node, key);
-    if (pos >= node.keys.length) return undefined;
+    if (pos >= node.count) return undefined;
     // Key heads often prove the match without reading the key's bytes (a cache miss or two).
+    if (node.offs !== null) {
+      const off = node.offs[pos]!;
+      return exactLower || comparePacked(node.page!, off, key, 0) === 0
+        ? packedValue(node.page!, off)
+        : undefined;
+    }
     return exactLower || compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
   }
 
@@ -404,12 +470,18 @@ export class BTree {
     keysChanged(leaf);
     leaf.lsn = lsn;
     let node: TreeNode = leaf;
+    let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
     for (let level = path.length - 1; level >= 0; level--) {
       if (node.size >= this.#minFill) break;
       this.#rebalance(node, path[level], idxs[level], lsn);
       node = path[level];
+      if (node.size > this.capacity) {
+        // A longer separator overfilled the parent (see #evenBranches): split it, as an insert would.
+        // Its ancestors only gain a separator each, so none of them is left underfull.
+        newRoot = this.#splitUp(node, path.slice(0, level), idxs.slice(0, level), lsn, false);
+        break;
+      }
     }
-    let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;
     let top = this.#pager.node(newRoot);
     while (top.kind === 'branch' && top.keys.length === 0) {
       newRoot = top.children[0];
@@ -470,10 +542,11 @@ export class BTree {
     this.#pager.free(freed);
   }
 
-  #setSeparator(parent: BranchNode, sepIdx: number, sep: Uint8Array): boolean {
+  /** `force`: even if it overfills the parent, which the caller then splits (see delete). */
+  #setSeparator(parent: BranchNode, sepIdx: number, sep: Uint8Array, force = false): boolean {
     const delta = branchEntrySize(sep) - branchEntrySize(parent.keys[sepIdx]);
     // A longer separator could overflow the parent; an underfull child is allowed, an overfull page is not.
-    if (parent.size + delta > this.capacity) return false;
+    if (!force && parent.size + delta > this.capacity) return false;
     parent.size += delta;
     parent.keys[sepIdx] = sep;
     keysChanged(parent);
@@ -510,6 +583,8 @@ export class BTree {
   /**
    * Redistributes two sibling branches around a new separator. The most even split whose halves fit and
    * whose separator fits the parent wins; with long keys the even split may not, so every split is tried.
+   * When none has a separator that fits and one of the branches has no key left (a branch must have
+   * one), the most even split whose halves fit is made anyway, overfilling the parent (delete splits it).
    */
   #evenBranches(left: BranchNode, right: BranchNode, parent: BranchNode, sepIdx: number): void {
     const keys = [...left.keys, parent.keys[sepIdx], ...right.keys];
@@ -521,22 +596,24 @@ export class BTree {
     const candidates: number[] = [];
     for (let m = 1; m < keys.length - 1; m++) candidates.push(m);
     candidates.sort((a, b) => Math.abs(2 * prefix[a] - total) - Math.abs(2 * prefix[b] - total));
-    for (const m of candidates) {
-      const leftSize = prefix[m];
-      const rightSize = total - prefix[m + 1] + BRANCH_BASE_SIZE;
-      if (leftSize > this.capacity || rightSize > this.capacity) continue;
-      if (!this.#setSeparator(parent, sepIdx, own(keys[m]))) continue;
-      // The old separator and the keys that change sides are copied (see decodeNode).
-      const was = left.keys.length;
-      for (let j = Math.min(m, was); j <= Math.max(m, was); j++) keys[j] = own(keys[j]);
-      left.keys = keys.slice(0, m);
-      left.children = children.slice(0, m + 1);
-      right.keys = keys.slice(m + 1);
-      right.children = children.slice(m + 1);
-      left.size = leftSize;
-      right.size = rightSize;
-      return;
+    const fits = candidates.filter(
+      (m) => prefix[m] <= this.capacity && total - prefix[m + 1] + BRANCH_BASE_SIZE <= this.capacity,
+    );
+    let m = fits.find((c) => this.#setSeparator(parent, sepIdx, own(keys[c])));
+    if (m === undefined) {
+      if (fits.length === 0 || (left.keys.length > 0 && right.keys.length > 0)) return;
+      m = fits[0]!;
+      this.#setSeparator(parent, sepIdx, own(keys[m]), true);
     }
+    // The old separator and the keys that change sides are copied (see decodeNode).
+    const was = left.keys.length;
+    for (let j = Math.min(m, was); j <= Math.max(m, was); j++) keys[j] = own(keys[j]);
+    left.keys = keys.slice(0, m);
+    left.children = children.slice(0, m + 1);
+    right.keys = keys.slice(m + 1);
+    right.children = children.slice(m + 1);
+    left.size = prefix[m];
+    right.size = total - prefix[m + 1] + BRANCH_BASE_SIZE;
   }
 
   /**
@@ -563,7 +640,8 @@ export class BTree {
    * Calls `visit` with each entry in order starting at `from` and not passing `to`, until it returns
    * false. The tree's own keys and values, walked leaf by leaf: nothing is collected (a full scan of a
    * collection spent a third of its time building entry pairs). `visit` must not change the tree; it may
-   * read it (a node evicted meanwhile stays valid: clean pages never change).
+   * read it (a node evicted meanwhile stays valid: clean pages never change). Entries whose inline value
+   * `sieve` rejects are skipped.
    */
   each(
     root: number,
@@ -571,6 +649,7 @@ export class BTree {
     to: Bound | undefined,
     reverse: boolean,
     visit: (key: Uint8Array, value: LeafValue) => boolean,
+    sieve?: ValueSieve,
   ): void {
     const pager = this.#pager;
     const stack: Array<{ node: BranchNode; i: number }> = [];
@@ -585,27 +664,60 @@ export class BTree {
     }
     let leaf: LeafNode = node;
     let pos: number;
-    if (!from) pos = reverse ? leaf.keys.length - 1 : 0;
+    if (!from) pos = reverse ? leaf.count - 1 : 0;
     else if (!reverse) pos = from.inclusive ? nodeLower(leaf, from.key) : nodeUpper(leaf, from.key);
     else pos = (from.inclusive ? nodeUpper(leaf, from.key) : nodeLower(leaf, from.key)) - 1;
     const toKey = to?.key;
     // Past `to`: for a forward walk, a key above it (or equal, exclusive); backwards, below it.
     const stopAt = to === undefined ? 0 : reverse ? (to.inclusive ? 0 : 1) : to.inclusive ? 1 : 0;
     for (;;) {
-      const keys = leaf.keys;
-      const values = leaf.values;
-      if (reverse) {
+      if (leaf.offs !== null) {
+        // Packed: keys and values made as views of the page on the way, nothing kept (the layout of
+        // packedKey and packedValue, inlined: their calls were a tenth of a full scan).
+        const page = leaf.page!;
+        const ab = page.buffer;
+        const base = page.byteOffset;
+        const offs = leaf.offs;
+        const step = reverse ? -1 : 1;
+        for (; pos >= 0 && pos < offs.length; pos += step) {
+          const off = offs[pos]!;
+          if (toKey !== undefined) {
+            const c = comparePacked(page, off, toKey, 0);
+            if (reverse ? c < stopAt : c >= stopAt) return;
+          }
+          const klen = page[off]! | (page[off + 1]! << 8);
+          const o = off + 2 + klen;
+          const len = (page[o + 1]! | (page[o + 2]! << 8) | (page[o + 3]! << 16)) + page[o + 4]! * 0x1000000;
+          const inline = page[o] !== 1;
+          // Sieved in the page: a rejected entry costs no objects at all.
+          if (sieve !== undefined && inline && !sieve(page, o + 5, o + 5 + len)) continue;
+          const value: LeafValue = !inline
+            ? packedValue(page, off)
+            : len === 0
+              ? EMPTY_BYTES
+              : new Uint8Array(ab, base + o + 5, len);
+          if (!visit(new Uint8Array(ab, base + off + 2, klen), value)) return;
+        }
+      } else if (reverse) {
+        const keys = leaf.keys;
+        const values = leaf.values;
         for (; pos >= 0; pos--) {
           const k = keys[pos];
           if (toKey !== undefined && compareBytes(k, toKey) < stopAt) return;
-          if (!visit(k, values[pos])) return;
+          const v = values[pos];
+          if (sieve !== undefined && !isOverflow(v) && !sieve(v, 0, v.length)) continue;
+          if (!visit(k, v)) return;
         }
       } else {
+        const keys = leaf.keys;
+        const values = leaf.values;
         const n = keys.length;
         for (; pos < n; pos++) {
           const k = keys[pos];
           if (toKey !== undefined && compareBytes(k, toKey) >= stopAt) return;
-          if (!visit(k, values[pos])) return;
+          const v = values[pos];
+          if (sieve !== undefined && !isOverflow(v) && !sieve(v, 0, v.length)) continue;
+          if (!visit(k, v)) return;
         }
       }
       // Climb to the nearest ancestor with another child in the walk's direction, then descend.
@@ -621,7 +733,7 @@ export class BTree {
         n = pager.node(n.children[i], false);
       }
       leaf = n;
-      pos = reverse ? leaf.keys.length - 1 : 0;
+      pos = reverse ? leaf.count - 1 : 0;
     }
   }
 
@@ -630,7 +742,10 @@ export class BTree {
     const node = this.#pager.node(root, false);
     onNode(root);
     if (node.kind === 'leaf') {
-      for (const v of node.values) if (isOverflow(v)) onOverflow(v);
+      for (let i = 0; i < node.count; i++) {
+        const v = node.valueAt(i);
+        if (isOverflow(v)) onOverflow(v);
+      }
       return;
     }
     for (const c of node.children.slice()) this.collect(c, onNode, onOverflow);

@@ -1,3 +1,5 @@
+import { comparePacked, type EntryOffsets, packedKey } from './node.js';
+
 /**
  * Key heads: a clean node's keys summarised as numbers, so its binary search reads one contiguous
  * Float64Array instead of chasing a Uint8Array object and its bytes per probe. A random point lookup
@@ -8,6 +10,7 @@
  * double and ordered as the keys are: a smaller head means a smaller key, a larger head a larger one,
  * and only keys with equal heads need comparing byte by byte, from the end of the head on.
  *
+ * A packed leaf's heads are read from its page (buildPackedHeads) and searched there.
  * Heads are built lazily and dropped wherever the B+tree changes a node's keys (an insert, a delete, a
  * split, a merge, a new separator: BTree's keysChanged); copy-on-write and replacing a value keep them.
  * Writing a node drops them too. Readers build them at a node's second search, or for a dirty node,
@@ -70,6 +73,26 @@ export function buildHeads(keys: readonly Uint8Array[]): KeyHeads {
   return { seen: 0, prefix: new Uint8Array(a.subarray(0, p)), heads };
 }
 
+/** buildHeads of a packed leaf's keys, read in its page. */
+export function buildPackedHeads(page: Buffer, offs: EntryOffsets): KeyHeads {
+  const n = offs.length;
+  const a = packedKey(page, offs[0]!);
+  const b = packedKey(page, offs[n - 1]!);
+  const m = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < m && a[p] === b[p]) p++;
+  const heads: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const off = offs[i]!;
+    const len = page[off]! | (page[off + 1]! << 8);
+    const at = off + 2;
+    let h = 0;
+    for (let j = p; j < p + HEAD_BYTES; j++) h = h * 257 + (j < len ? page[at + j]! + 1 : 0);
+    heads[i] = h;
+  }
+  return { seen: 0, prefix: new Uint8Array(a.subarray(0, p)), heads };
+}
+
 /** Byte comparison of two keys that are equal before `start`. */
 function compareFrom(a: Uint8Array, b: Uint8Array, start: number): number {
   const n = Math.min(a.length, b.length);
@@ -85,12 +108,14 @@ function compareFrom(a: Uint8Array, b: Uint8Array, start: number): number {
  * sets lastExact.
  */
 export function searchHeads(
-  keys: readonly Uint8Array[],
+  keys: readonly Uint8Array[] | null,
+  page: Buffer | null,
+  offs: EntryOffsets | null,
   h: KeyHeads,
   key: Uint8Array,
   upper: boolean,
 ): number {
-  const n = keys.length;
+  const n = h.heads.length;
   const prefix = h.prefix;
   const p = prefix.length;
   lastExact = false;
@@ -130,7 +155,8 @@ export function searchHeads(
   const start = p + HEAD_BYTES;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const c = compareFrom(keys[mid]!, key, start);
+    const c =
+      offs !== null ? comparePacked(page!, offs[mid]!, key, start) : compareFrom(keys![mid]!, key, start);
     if (c < 0 || (upper && c === 0)) lo = mid + 1;
     else hi = mid;
   }

@@ -13,21 +13,167 @@ export function isOverflow(v: LeafValue): v is OverflowRef {
   return !(v instanceof Uint8Array);
 }
 
+/** Start of each entry in a packed leaf's page. */
+export type EntryOffsets = Uint16Array | Uint32Array;
+
 /**
- * Decoded B+tree node as cached by the buffer pool. Keys and inline values are never mutated in place
- * (they may be shared with snapshots), only replaced.
+ * A B+tree leaf as cached by the buffer pool. Keys and inline values are never mutated in place (they may
+ * be shared with snapshots), only replaced.
+ *
+ * A leaf read from a page, or written to one, is *packed*: its entries stay in the page bytes, found
+ * through `offs`, and readers search and read them there (btree.ts); nothing per entry lives on the heap
+ * (a key or value view costs ~100 bytes, and an index leaf held ~5x its page in them). `keys` and
+ * `values` unpack it on first use into views of the page; the B+tree's writers only see unpacked leaves
+ * (Pager.writable unpacks).
  */
-export interface LeafNode {
-  kind: 'leaf';
+export class LeafNode {
+  readonly kind = 'leaf' as const;
   pgno: number;
   lsn: number;
-  keys: Uint8Array[];
-  values: LeafValue[];
   /** Encoded payload bytes after the header. */
   size: number;
   dirty: boolean;
-  /** Search heads of a clean node's keys (key-heads.ts); dropped when the node becomes writable. */
-  heads?: KeyHeads | undefined;
+  /** Search heads of the node's keys (key-heads.ts); dropped where its keys change. */
+  heads: KeyHeads | undefined = undefined;
+  /** While packed: the page, and each entry's start in it. */
+  page: Buffer | null = null;
+  offs: EntryOffsets | null = null;
+  #keys: Uint8Array[] | null;
+  #values: LeafValue[] | null;
+
+  constructor(
+    pgno: number,
+    lsn: number,
+    size: number,
+    dirty: boolean,
+    keys: Uint8Array[],
+    values: LeafValue[],
+  ) {
+    this.pgno = pgno;
+    this.lsn = lsn;
+    this.size = size;
+    this.dirty = dirty;
+    this.#keys = keys;
+    this.#values = values;
+  }
+
+  static packed(pgno: number, lsn: number, size: number, page: Buffer, offs: EntryOffsets): LeafNode {
+    const n = new LeafNode(pgno, lsn, size, false, EMPTY_KEYS, EMPTY_VALUES);
+    n.#keys = null;
+    n.#values = null;
+    n.page = page;
+    n.offs = offs;
+    return n;
+  }
+
+  get keys(): Uint8Array[] {
+    if (this.#keys === null) this.unpack();
+    return this.#keys!;
+  }
+
+  set keys(keys: Uint8Array[]) {
+    this.#keys = keys;
+  }
+
+  get values(): LeafValue[] {
+    if (this.#values === null) this.unpack();
+    return this.#values!;
+  }
+
+  set values(values: LeafValue[]) {
+    this.#values = values;
+  }
+
+  get count(): number {
+    return this.offs !== null ? this.offs.length : this.#keys!.length;
+  }
+
+  keyAt(i: number): Uint8Array {
+    return this.offs !== null ? packedKey(this.page!, this.offs[i]!) : this.#keys![i]!;
+  }
+
+  valueAt(i: number): LeafValue {
+    return this.offs !== null ? packedValue(this.page!, this.offs[i]!) : this.#values![i]!;
+  }
+
+  /** Entries as arrays of views into the page from now on (a no-op when unpacked). */
+  unpack(): void {
+    if (this.offs === null) return;
+    const { keys, values } = this.entries();
+    this.#keys = keys;
+    this.#values = values;
+    this.page = null;
+    this.offs = null;
+  }
+
+  /** New arrays of the entries (views into the page where packed), leaving the node as it is. */
+  entries(): { keys: Uint8Array[]; values: LeafValue[] } {
+    if (this.offs === null) return { keys: this.#keys!.slice(), values: this.#values!.slice() };
+    const page = this.page!;
+    const offs = this.offs;
+    const keys: Uint8Array[] = new Array(offs.length);
+    const values: LeafValue[] = new Array(offs.length);
+    for (let i = 0; i < offs.length; i++) {
+      keys[i] = packedKey(page, offs[i]!);
+      values[i] = packedValue(page, offs[i]!);
+    }
+    return { keys, values };
+  }
+
+  /** Packs the node into `page`, its encoding (encodeNode): the entries are found there from now on. */
+  pack(page: Buffer): void {
+    const n = this.count;
+    const offs = page.length <= 0xffff ? new Uint16Array(n) : new Uint32Array(n);
+    let o = NODE_HEADER;
+    for (let i = 0; i < n; i++) {
+      offs[i] = o;
+      const klen = page[o]! | (page[o + 1]! << 8);
+      o += 2 + klen;
+      o += page[o] === 1 ? 9 : 5 + page.readUInt32LE(o + 1);
+    }
+    this.page = page;
+    this.offs = offs;
+    this.#keys = null;
+    this.#values = null;
+  }
+}
+
+const EMPTY_KEYS: Uint8Array[] = [];
+const EMPTY_VALUES: LeafValue[] = [];
+
+/** The key of the packed entry at `off`: a view into the page. */
+export function packedKey(page: Buffer, off: number): Uint8Array {
+  return new Uint8Array(page.buffer, page.byteOffset + off + 2, page[off]! | (page[off + 1]! << 8));
+}
+
+/** Length of the common prefix found by the last comparePacked. */
+export let packedLcp = 0;
+
+/**
+ * compareBytes(key of the packed entry at `off`, key) for keys known to share their first `start` bytes;
+ * leaves their common prefix length in packedLcp.
+ */
+export function comparePacked(page: Buffer, off: number, key: Uint8Array, start: number): number {
+  const klen = page[off]! | (page[off + 1]! << 8);
+  const b = off + 2;
+  const n = Math.min(klen, key.length);
+  for (let i = start; i < n; i++) {
+    const d = page[b + i]! - key[i]!;
+    if (d !== 0) {
+      packedLcp = i;
+      return d;
+    }
+  }
+  packedLcp = n;
+  return klen - key.length;
+}
+
+/** The value of the packed entry at `off`: a view into the page, or an overflow reference. */
+export function packedValue(page: Buffer, off: number): LeafValue {
+  const o = off + 2 + (page[off]! | (page[off + 1]! << 8));
+  const len = page.readUInt32LE(o + 1);
+  if (page[o] === 1) return { length: len, page: page.readUInt32LE(o + 5) };
+  return len === 0 ? EMPTY_BYTES : new Uint8Array(page.buffer, page.byteOffset + o + 5, len);
 }
 
 /** children[i] holds keys < keys[i]; children[i+1] holds keys >= keys[i]. */
@@ -55,7 +201,7 @@ export function branchEntrySize(key: Uint8Array): number {
 export const BRANCH_BASE_SIZE = 4;
 
 export function newLeaf(pgno: number): LeafNode {
-  return { kind: 'leaf', pgno, lsn: 0, keys: [], values: [], size: 0, dirty: true };
+  return new LeafNode(pgno, 0, 0, true, [], []);
 }
 
 export function newBranch(pgno: number): BranchNode {
@@ -97,40 +243,26 @@ function inArena(b: Uint8Array): boolean {
   return b.length > 0 && b.length <= ARENA_MAX_COPY && isOwnedArena(b.buffer);
 }
 
-function holdsArenaViews(node: TreeNode): boolean {
-  for (const k of node.keys) if (inArena(k)) return true;
-  if (node.kind === 'leaf') for (const v of node.values) if (!isOverflow(v) && inArena(v)) return true;
-  return false;
-}
-
 /**
- * After `node` was encoded into `page` (encodeNode's layout): if it holds views into ownedCopy's arenas,
- * points all its keys and inline values at their bytes in the page (equal bytes; entries are replaced,
- * never mutated), so the node references one page buffer again — the arenas and any older origin are
- * released (see decodeNode, ownedCopy).
+ * After `node` was encoded into `page` (encodeNode's layout): a leaf is packed into it; a branch holding
+ * views into ownedCopy's arenas gets its keys pointed at their bytes in the page (equal bytes; entries
+ * are replaced, never mutated). Either way the node references one page buffer again — the arenas and
+ * any older origin are released (see decodeNode, ownedCopy).
  */
 export function rebaseNode(node: TreeNode, page: Buffer): void {
-  if (!holdsArenaViews(node)) return;
+  if (node.kind === 'leaf') {
+    node.pack(page);
+    return;
+  }
+  const keys = node.keys;
+  if (!keys.some(inArena)) return;
   const ab = page.buffer;
   const base = page.byteOffset;
-  const keys = node.keys;
-  let o = NODE_HEADER;
-  if (node.kind === 'branch') o += 4;
+  let o = NODE_HEADER + 4;
   for (let i = 0; i < keys.length; i++) {
-    const n = keys[i].length;
+    const n = keys[i]!.length;
     keys[i] = new Uint8Array(ab, base + o + 2, n);
-    o += 2 + n;
-    if (node.kind === 'branch') {
-      o += 4;
-      continue;
-    }
-    const v = node.values[i];
-    if (isOverflow(v)) {
-      o += 9;
-      continue;
-    }
-    if (v.length > 0) node.values[i] = new Uint8Array(ab, base + o + 5, v.length);
-    o += 5 + v.length;
+    o += 2 + n + 4;
   }
 }
 
@@ -175,8 +307,9 @@ export function encodeNode(node: TreeNode, logicalSize: number): Buffer {
 
 /**
  * Parses a logical page; throws a plain Error with the reason when the structure is impossible.
- * Keys and inline values are views into the page buffer (a copy each made decoding, and later its
- * garbage, the dominant cost of a cache miss). The buffer is the node's *origin*: copy-on-write keeps
+ * A leaf stays packed in the page (LeafNode); a branch's keys are views into it (a copy each made
+ * decoding, and later its garbage, the dominant cost of a cache miss). The buffer is the node's
+ * *origin*: copy-on-write keeps
  * it, and the B+tree copies every entry that moves into another node (merge, redistribution, a
  * separator going up), so a node references at most one page buffer — its own origin, shared only with
  * the nodes split off it — and the buffer pool's byte budget still bounds memory. Before-images are
@@ -209,26 +342,26 @@ export function decodeNode(page: Buffer, pgno: number): TreeNode {
     return k;
   };
   if (type === PAGE_LEAF) {
-    const keys: Uint8Array[] = new Array(count);
-    const values: LeafValue[] = new Array(count);
+    // Checked here once; readers then trust the offsets (LeafNode, packed).
+    const offs = end <= 0xffff ? new Uint16Array(count) : new Uint32Array(count);
     for (let i = 0; i < count; i++) {
-      keys[i] = readKey();
+      offs[i] = o;
+      need(2);
+      o += 2 + buf.readUInt16LE(o);
       need(5);
       const flag = buf[o];
       const len = buf.readUInt32LE(o + 1);
       if (flag === 1) {
         need(9);
-        values[i] = { length: len, page: buf.readUInt32LE(o + 5) };
         o += 9;
       } else if (flag === 0) {
         need(5 + len);
-        values[i] = len === 0 ? EMPTY_BYTES : new Uint8Array(ab, base + o + 5, len);
         o += 5 + len;
       } else {
         throw new Error(`bad value flag ${flag}`);
       }
     }
-    return { kind: 'leaf', pgno, lsn, keys, values, size: o - NODE_HEADER, dirty: false };
+    return LeafNode.packed(pgno, lsn, o - NODE_HEADER, buf, offs);
   }
   if (type === PAGE_BRANCH) {
     const keys: Uint8Array[] = new Array(count);

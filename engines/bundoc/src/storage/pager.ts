@@ -4,7 +4,7 @@ import { BufferPool } from './buffer-pool.js';
 import { META_PAGES, NODE_HEADER, PAGE_OVERFLOW } from './constants.js';
 import { CorruptionError } from './errors.js';
 import { syncFile } from './fsync-observer.js';
-import { decodeNode, encodeNode, rebaseNode, type TreeNode } from './node.js';
+import { decodeNode, encodeNode, LeafNode, rebaseNode, type TreeNode } from './node.js';
 import type { PageSealer } from './page-seal.js';
 import type { SharedCache } from './shared-cache.js';
 
@@ -144,30 +144,26 @@ export class Pager {
     else this.pendingFree.push(pgno);
   }
 
-  /** A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page. */
+  /**
+   * A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page.
+   * Leaves come unpacked (the B+tree's writers work on arrays of entries).
+   */
   writable(node: TreeNode): TreeNode {
     // Key heads stay: they depend on the keys alone, and the B+tree drops them where it changes keys.
     if (this.fresh.has(node.pgno)) {
+      if (node.kind === 'leaf') node.unpack();
       node.dirty = true;
       return node;
     }
     const pgno = this.alloc();
-    const copy: TreeNode =
-      node.kind === 'leaf'
-        ? {
-            ...node,
-            pgno,
-            keys: node.keys.slice(),
-            values: node.values.slice(),
-            dirty: true,
-          }
-        : {
-            ...node,
-            pgno,
-            keys: node.keys.slice(),
-            children: node.children.slice(),
-            dirty: true,
-          };
+    let copy: TreeNode;
+    if (node.kind === 'leaf') {
+      const { keys, values } = node.entries();
+      copy = new LeafNode(pgno, node.lsn, node.size, true, keys, values);
+    } else {
+      copy = { ...node, pgno, keys: node.keys.slice(), children: node.children.slice(), dirty: true };
+    }
+    copy.heads = node.heads;
     this.free(node.pgno);
     this.pool.add(copy);
     return copy;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Bound, BTree, PutCursor } from './btree.js';
+import { type Bound, BTree, PutCursor, type ValueSieve } from './btree.js';
 import { blobSize, type CheckpointBlob, decodeBlob, encodeBlob } from './checkpoint-blob.js';
 import {
   DATA_FILE,
@@ -132,6 +132,7 @@ export interface VerifyReport {
  * when the node is written). Checked by verify() on every cached node (an engine bug if it fails).
  */
 function checkOrigins(node: TreeNode): void {
+  if (node.kind === 'leaf' && node.offs !== null) return; // packed: its page is all it references
   let origin: ArrayBufferLike | undefined;
   const see = (b: Uint8Array) => {
     if (b.buffer.byteLength === b.length || b.buffer === origin) return;
@@ -602,7 +603,8 @@ export class Storage implements TxHost {
    * Visits the entries of a range at `snapshot` straight from the tree, as views (see
    * Transaction.eachView), until `visit` returns false. Only where no commit after `snapshot` changed
    * the tree (the common case: the walk then needs no before-images); returns false, having visited
-   * nothing, where one did, and the caller scans in batches (scanAt).
+   * nothing, where one did, and the caller scans in batches (scanAt). Entries `sieve` rejects are
+   * skipped (see ValueSieve).
    */
   eachAt(
     tree: string,
@@ -611,12 +613,18 @@ export class Storage implements TxHost {
     reverse: boolean,
     snapshot: number,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
+    sieve?: ValueSieve,
   ): boolean {
     if (this.#versions.changedAfter(tree, snapshot)) return false;
     const root = this.#catalog.get(tree);
     if (root !== undefined) {
+      const onEntry = (k: Uint8Array, v: LeafValue): boolean => {
+        if (!isOverflow(v)) return visit(k, v);
+        const bytes = this.#view(v);
+        return sieve !== undefined && !sieve(bytes, 0, bytes.length) ? true : visit(k, bytes);
+      };
       try {
-        this.#btree.each(root, from, to, reverse, (k, v) => visit(k, isOverflow(v) ? this.#view(v) : v));
+        this.#btree.each(root, from, to, reverse, onEntry, sieve);
       } finally {
         this.#pager.evict();
       }

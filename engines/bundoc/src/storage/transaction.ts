@@ -1,4 +1,4 @@
-import type { Bound } from './btree.js';
+import type { Bound, ValueSieve } from './btree.js';
 import { copyOut, ownedCopy } from './copy-out.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import type { PutNote } from './ops.js';
@@ -53,6 +53,7 @@ export interface TxHost {
     reverse: boolean,
     snapshot: number,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
+    sieve?: ValueSieve,
   ): boolean;
   commitTx(tx: Transaction): Promise<void>;
   endTx(tx: Transaction): void;
@@ -180,12 +181,15 @@ export class Transaction {
 
   /**
    * rangeViews() as a synchronous visit: `visit(key, value)` for each entry in order, until it returns
-   * false. Same views and rules; no iterator protocol per entry (a full scan's cost).
+   * false. Same views and rules; no iterator protocol per entry (a full scan's cost). With a `sieve`,
+   * only the entries whose value it accepts are visited (and count towards `limit`); it may see the
+   * value in the middle of a page (see ValueSieve).
    */
   eachView(
     tree: string,
     opts: RangeOptions | undefined,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
+    sieve?: ValueSieve,
   ): void {
     const { lo, hi, reverse, limit } = this.#bounds(tree, opts);
     let cursor = reverse ? hi : lo;
@@ -194,10 +198,18 @@ export class Transaction {
     const own = this.writes.get(tree);
     if (limit > 0 && (!own || own.size === 0)) {
       // Straight from the tree where the store can (no writes of ours or of others to overlay).
-      const walked = this.#host.eachAt(tree, cursor, end, reverse, this.snapshot, (k, v) => {
-        emitted++;
-        return visit(k, v) && emitted < limit;
-      });
+      const walked = this.#host.eachAt(
+        tree,
+        cursor,
+        end,
+        reverse,
+        this.snapshot,
+        (k, v) => {
+          emitted++;
+          return visit(k, v) && emitted < limit;
+        },
+        sieve,
+      );
       if (walked) return;
     }
     while (emitted < limit) {
@@ -214,9 +226,11 @@ export class Transaction {
       const merged = this.#mergeOwn(tree, batch, cursor, reverse, true);
       for (let i = 0; i < merged.length; i++) {
         if (emitted >= limit) return;
-        emitted++;
         const e = merged[i]!;
-        if (!visit(e[0], e[1])) return;
+        const v = e[1];
+        if (sieve !== undefined && !sieve(v, 0, v.length)) continue;
+        emitted++;
+        if (!visit(e[0], v)) return;
       }
       if (batch.done || !batch.upto) return;
       cursor = { key: batch.upto.key, inclusive: false };
