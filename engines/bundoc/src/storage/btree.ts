@@ -40,7 +40,8 @@ export interface Bound {
 
 /**
  * A cheap first look at a stored value, bytes[start, end), before an entry is visited: false skips the
- * entry (no views of it are made). Sees inline values only; overflow values are passed through.
+ * entry (no views of it are made). BTree.each applies it to inline values (in their page where the leaf
+ * is packed); Storage.eachAt to overflow values once read.
  */
 export type ValueSieve = (bytes: Uint8Array, start: number, end: number) => boolean;
 

@@ -88,10 +88,6 @@ export class LeafNode {
     return this.offs !== null ? this.offs.length : this.#keys!.length;
   }
 
-  keyAt(i: number): Uint8Array {
-    return this.offs !== null ? packedKey(this.page!, this.offs[i]!) : this.#keys![i]!;
-  }
-
   valueAt(i: number): LeafValue {
     return this.offs !== null ? packedValue(this.page!, this.offs[i]!) : this.#values![i]!;
   }
