@@ -770,24 +770,27 @@ export class BTree {
       onNode(pgno);
       const node = this.#pager.node(pgno, false);
       if (node.size > this.capacity) fail(pgno, `node size ${node.size} exceeds capacity ${this.capacity}`);
-      if (pgno !== root && node.keys.length === 0 && node.kind === 'leaf') fail(pgno, 'empty non-root leaf');
-      for (let i = 0; i < node.keys.length; i++) {
-        const k = node.keys[i];
-        if (i > 0 && compareBytes(node.keys[i - 1], k) >= 0) fail(pgno, 'keys out of order');
+      // A packed leaf's entries, read without unpacking it (verifying leaves the cache as it was).
+      const { keys: nodeKeys, values } =
+        node.kind === 'leaf' ? node.entries() : { keys: node.keys, values: [] };
+      if (pgno !== root && nodeKeys.length === 0 && node.kind === 'leaf') fail(pgno, 'empty non-root leaf');
+      for (let i = 0; i < nodeKeys.length; i++) {
+        const k = nodeKeys[i];
+        if (i > 0 && compareBytes(nodeKeys[i - 1], k) >= 0) fail(pgno, 'keys out of order');
         if (lo && compareBytes(k, lo) < 0) fail(pgno, 'key below its separator');
         if (hi && compareBytes(k, hi) >= 0) fail(pgno, 'key at or above the next separator');
       }
       if (node.kind === 'leaf') {
         let size = 0;
-        for (let i = 0; i < node.keys.length; i++) {
-          size += leafEntrySize(node.keys[i], node.values[i]);
-          const v = node.values[i];
+        for (let i = 0; i < nodeKeys.length; i++) {
+          size += leafEntrySize(nodeKeys[i], values[i]);
+          const v = values[i];
           if (isOverflow(v)) onOverflow(v, pgno);
         }
         if (size !== node.size) fail(pgno, 'recorded size differs from entries');
         if (leafDepth === -1) leafDepth = depth;
         else if (leafDepth !== depth) fail(pgno, 'leaves at different depths');
-        count += node.keys.length;
+        count += nodeKeys.length;
         return;
       }
       if (node.children.length !== node.keys.length + 1) fail(pgno, 'child count is not key count + 1');
