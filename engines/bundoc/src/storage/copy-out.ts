@@ -28,7 +28,8 @@ export class ByteArena {
 
   copy(src: Uint8Array): Uint8Array {
     const n = src.length;
-    if (n === 0 && this.#arenas) return EMPTY_BYTES;
+    // Nothing to copy, and no arena yet in a fresh ByteArena (setting at its end would throw).
+    if (n === 0) return EMPTY_BYTES;
     if (n < this.#minCopy || n > ARENA_MAX_COPY) return Uint8Array.prototype.slice.call(src);
     if (this.#used + n > ARENA_BYTES) {
       // Zeroed: a copy's `.buffer` shows the arena, which must never hold stale process memory.
