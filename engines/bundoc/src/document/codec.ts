@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import { isPlainObject } from '../keys/types.js';
 import { MAX_VALUE_BYTES } from '../storage/constants.js';
 import { DocumentDecodeError, DocumentTooLargeError } from './errors.js';
+import { decodeJson } from './json-decode.js';
 import { lz4Compress, lz4Decompress } from './lz4.js';
 import { MAX_DEPTH, validateDocument } from './validate.js';
 
@@ -28,9 +29,6 @@ const LZ4_PREFIX = 5;
 
 const HEADER_CHAR = [String.fromCharCode(VERSION), String.fromCharCode(VERSION | FLAG_TYPED)] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-/** Node's one-byte-per-char decoder, callable on any Uint8Array (no Buffer wrapper to allocate). */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (s: number, e: number) => string })
-  .latin1Slice;
 
 /** Validates a document (see validate.ts) and encodes it. */
 export function encodeDocument(doc: unknown): Uint8Array {
@@ -140,22 +138,27 @@ export function isPlainDocumentAt(bytes: Uint8Array, at: number): boolean {
 
 /** The document of what documentJson returned. */
 export function parseDocumentJson(json: Uint8Array): Document {
-  let text: string;
-  // ASCII (most documents) is its own UTF-8: a one-byte-per-char copy is several times cheaper than
-  // the strict decoder, which still checks everything else. (The header byte is ASCII too.)
-  if (latin1Slice !== undefined && isAscii(json)) text = latin1Slice.call(json, 1, json.length);
-  else {
+  let doc: unknown;
+  // ASCII (most documents) is its own UTF-8: decodeJson parses it from the bytes, with no text made.
+  // Anything else is decoded by the strict decoder, which checks the UTF-8, then JSON.parse.
+  if (isAscii(json)) {
+    try {
+      doc = decodeJson(json, 1, json.length); // after the header byte
+    } catch (e) {
+      throw new DocumentDecodeError(`invalid JSON (${(e as Error).message})`);
+    }
+  } else {
+    let text: string;
     try {
       text = utf8.decode(json.subarray(1));
     } catch (e) {
       throw new DocumentDecodeError(`invalid UTF-8 (${(e as Error).message})`);
     }
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new DocumentDecodeError(`invalid JSON (${(e as Error).message})`);
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new DocumentDecodeError(`invalid JSON (${(e as Error).message})`);
+    }
   }
   if (!isPlainObject(doc)) throw new DocumentDecodeError('the JSON is not an object');
   if (json[0]! & FLAG_TYPED) reviveTyped(doc, 0);

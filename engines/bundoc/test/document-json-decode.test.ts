@@ -1,0 +1,246 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { decodeJson, jsonDecodeStats } from '../src/document/json-decode.js';
+
+// decodeJson must return exactly what JSON.parse returns for the same bytes read as Latin-1 (ASCII for
+// stored documents), or throw JSON.parse's error: differential against JSON.parse, over valid JSON,
+// mutated JSON, and the cases where a literal-built object could differ (__proto__, repeated keys,
+// integer keys, -0, long numbers).
+
+const stress = process.env.BUNBASE_STRESS === '1';
+const seed = process.env.BUNBASE_SEED === undefined ? undefined : Number(process.env.BUNBASE_SEED);
+const params = (numRuns: number) => ({ numRuns: stress ? numRuns * 10 : numRuns, ...(seed ? { seed } : {}) });
+
+/** Why a and b differ (key order, -0, prototypes and own "__proto__" fields included), or null. */
+function difference(a: unknown, b: unknown, path = '$'): string | null {
+  if (typeof a !== typeof b) return `${path}: ${typeof a} vs ${typeof b}`;
+  if (a === null || b === null || typeof a !== 'object') {
+    return Object.is(a, b) ? null : `${path}: ${String(a)} vs ${String(b)}`;
+  }
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return `${path}: prototypes differ`;
+  if (Array.isArray(a)) {
+    const y = b as unknown[];
+    if (a.length !== y.length) return `${path}: length ${a.length} vs ${y.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const d = difference(a[i], y[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return null;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const kx = Object.keys(x);
+  const ky = Object.keys(y);
+  if (kx.join('\0') !== ky.join('\0')) return `${path}: keys ${JSON.stringify(kx)} vs ${JSON.stringify(ky)}`;
+  for (const k of kx) {
+    const dx = Object.getOwnPropertyDescriptor(x, k)!;
+    const dy = Object.getOwnPropertyDescriptor(y, k)!;
+    if (
+      dx.writable !== dy.writable ||
+      dx.configurable !== dy.configurable ||
+      dx.enumerable !== dy.enumerable
+    ) {
+      return `${path}.${k}: property attributes differ`;
+    }
+    const d = difference(dx.value, dy.value, `${path}.${k}`);
+    if (d) return d;
+  }
+  return null;
+}
+
+type Outcome = { value: unknown } | { error: string };
+
+function outcome(f: () => unknown): Outcome {
+  try {
+    return { value: f() };
+  } catch (e) {
+    return { error: (e as Error).constructor.name };
+  }
+}
+
+/** Decodes bytes[start, end) both ways; throws describing any difference. */
+function check(bytes: Uint8Array, start = 0, end = bytes.length): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', start, end);
+  const expected = outcome(() => JSON.parse(text));
+  // Three times: built field by field, then by the shape's compiled constructor, made and kept.
+  for (let round = 0; round < 3; round++) {
+    const got = outcome(() => decodeJson(bytes, start, end));
+    if ('error' in expected || 'error' in got) {
+      if ('error' in expected && 'error' in got && got.error === expected.error) continue;
+      throw new Error(
+        `${JSON.stringify(text)}: JSON.parse ${JSON.stringify(expected)}, decodeJson ${JSON.stringify(got)}`,
+      );
+    }
+    const d = difference(got.value, expected.value);
+    if (d) throw new Error(`${JSON.stringify(text)}: ${d}`);
+  }
+}
+
+const ascii = (s: string) => Buffer.from(s, 'latin1');
+
+t.test('valid JSON: the same value as JSON.parse', async (t) => {
+  const gaveUp = jsonDecodeStats.gaveUp;
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+      check(ascii(JSON.stringify(v)));
+    }),
+    params(3000),
+  );
+  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'what JSON.stringify writes in ASCII never leaves the fast path');
+  // Non-ASCII text read as Latin-1: decodeJson gives up on the first byte over 0x7f, JSON.parse decides.
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+      check(Buffer.from(JSON.stringify(v), 'utf8'));
+    }),
+    params(1000),
+  );
+  t.pass('checked');
+});
+
+t.test('documents of one shape, then of shapes that share prefixes', async (t) => {
+  const shape = fc.record(
+    {
+      _id: fc.string({ maxLength: 12 }),
+      name: fc.string(),
+      age: fc.integer(),
+      score: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      tags: fc.array(fc.constantFrom('a', 'b', 'vip'), { maxLength: 3 }),
+      address: fc.record({ city: fc.string(), zip: fc.string() }, { requiredKeys: [] }),
+      active: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(fc.array(shape, { minLength: 1, maxLength: 20 }), (docs) => {
+      for (const d of docs) check(ascii(JSON.stringify(d)));
+    }),
+    params(500),
+  );
+  t.pass('checked');
+});
+
+const alphabet = '{}[]":,0123456789.eE+- \\/utfnrlsa\u0001\u007f\u00e9x';
+
+t.test('mutated JSON: the same value or the same error as JSON.parse', async (t) => {
+  const mutation = fc.record({
+    at: fc.nat(),
+    op: fc.constantFrom('replace', 'insert', 'delete', 'truncate'),
+    char: fc.constantFrom(...alphabet),
+  });
+  fc.assert(
+    fc.property(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.array(mutation, { minLength: 1, maxLength: 3 }),
+      (v, ms) => {
+        let s = JSON.stringify(v);
+        for (const m of ms) {
+          const at = s.length === 0 ? 0 : m.at % (s.length + 1);
+          if (m.op === 'replace') s = s.slice(0, at) + m.char + s.slice(at + 1);
+          else if (m.op === 'insert') s = s.slice(0, at) + m.char + s.slice(at);
+          else if (m.op === 'delete') s = s.slice(0, at) + s.slice(at + 1);
+          else s = s.slice(0, at);
+        }
+        check(ascii(s));
+      },
+    ),
+    params(5000),
+  );
+  t.pass('checked');
+});
+
+t.test('a range of a larger array: nothing past the end is read into the value', async (t) => {
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 3 }), fc.nat(), fc.jsonValue({ maxDepth: 2 }), (v, cut, after) => {
+      const s = JSON.stringify(v);
+      const bytes = ascii(`x${s}${JSON.stringify(after)}`);
+      check(bytes, 1, 1 + (cut % (s.length + 1)));
+      check(bytes, 1, 1 + s.length);
+    }),
+    params(2000),
+  );
+  t.pass('checked');
+});
+
+t.test('cases where building objects differs from JSON.parse', async (t) => {
+  const cases = [
+    '{"__proto__":{"polluted":true},"a":1}',
+    '{"a":1,"__proto__":[1,2]}',
+    '{"__proto__":null}',
+    '{"constructor":1,"toString":2,"hasOwnProperty":3,"valueOf":{"x":1}}',
+    '{"a":1,"b":2,"a":3}',
+    '{"a":1,"a":{"b":1},"a":[]}',
+    '{"b":1,"2":2,"a":3,"1":4,"4294967295":5,"-1":6,"01":7}',
+    '[-0,0,-0.0,1e400,-1e400,1e-400,123456789012345,1234567890123456,12345678901234567890,-999999999999999]',
+    '[0.1,1.5e3,1E+2,2e-2,9007199254740993,-9007199254740993,1.7976931348623157e308,5e-324]',
+    '["\\"","\\\\","\\/","\\b\\f\\n\\r\\t","\\u0041\\u00e9\\ud83d\\ude00","\\ud800","x\\u0000y","\\uDFFF\\uD800"]',
+    '{"k\\u0065y":1,"key":2}',
+    '["123456789abcdef","123456789abcdefg","123456789abcdefgh",""]',
+    '{}',
+    '[]',
+    '[{},[],{"":""},[[]]]',
+    '{"":1,"":2}',
+    'true',
+    'null',
+    '"s"',
+    '12',
+    ' {"a":1}',
+    '{"a":1} ',
+    '{"a" :1}',
+    '01',
+    '-',
+    '1.',
+    '.5',
+    '1e',
+    '+1',
+    'tru',
+    'nul',
+    'falsey',
+    '{"a":1,}',
+    '[1,]',
+    '"\\x"',
+    '"\\u12"',
+    '"\\u12G4"',
+    '"a\u0001"',
+    '"a\u007f"',
+    '',
+  ];
+  for (const c of cases) check(ascii(c));
+  const proto = decodeJson(ascii('{"__proto__":{"polluted":true}}'), 0, 31) as Record<string, unknown>;
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, '"__proto__" is an own field, not the prototype');
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
+  t.pass('checked');
+});
+
+t.test('deep nesting and wide objects go to JSON.parse; many shapes do not', async (t) => {
+  check(ascii(`${'['.repeat(500)}1${']'.repeat(500)}`));
+  check(ascii(`${'{"a":'.repeat(300)}1${'}'.repeat(300)}`));
+  const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}`, i]));
+  check(ascii(JSON.stringify(wide)));
+  // More shapes than the table holds: it starts over, and every document still takes the fast path.
+  const { gaveUp, restarts } = jsonDecodeStats;
+  for (let i = 0; i < 12_000; i++) check(ascii(`{"k${i}":${i},"x":[{"k${i}":true,"__proto__":${i}}]}`));
+  check(ascii('{"k1":2,"x":[{"k1":false}]}'));
+  t.ok(jsonDecodeStats.restarts > restarts, 'the shape table started over');
+  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'no document left the fast path');
+});
+
+t.test('a frozen Object.prototype does not change the result', async (t) => {
+  // Assigning "toString" on an object whose prototype is frozen fails; defining it does not.
+  const child = await import('node:child_process');
+  const script = `
+    import { decodeJson } from ${JSON.stringify(new URL('../src/document/json-decode.ts', import.meta.url).href)};
+    Object.freeze(Object.prototype);
+    const s = '{"toString":1,"valueOf":{"constructor":2}}';
+    const a = decodeJson(Buffer.from(s), 0, s.length);
+    const b = decodeJson(Buffer.from(s), 0, s.length);
+    process.stdout.write(JSON.stringify([a, b]));
+  `;
+  const out = child.execFileSync(
+    process.execPath,
+    [...process.execArgv, '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+    },
+  );
+  t.equal(out, '[{"toString":1,"valueOf":{"constructor":2}},{"toString":1,"valueOf":{"constructor":2}}]');
+});
