@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import t from 'tap';
 import { decodeJson, jsonDecodeStats } from '../src/document/json-decode.js';
 
-// decodeJson must return exactly what JSON.parse returns for the same bytes read as Latin-1 (ASCII for
-// stored documents), or throw JSON.parse's error: differential against JSON.parse, over valid JSON,
-// mutated JSON, and the cases where a literal-built object could differ (__proto__, repeated keys,
-// integer keys, -0, long numbers).
+// decodeJson must return exactly what JSON.parse returns for the bytes decoded as UTF-8 (strictly), or
+// throw the same kind of error: differential against JSON.parse, over valid JSON, mutated JSON and
+// bytes, and the cases where a literal-built object could differ (__proto__, repeated keys, integer
+// keys, -0, long numbers).
 
 const stress = process.env.BUNBASE_STRESS === '1';
 const seed = process.env.BUNBASE_SEED === undefined ? undefined : Number(process.env.BUNBASE_SEED);
@@ -48,6 +48,8 @@ function difference(a: unknown, b: unknown, path = '$'): string | null {
   return null;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 type Outcome = { value: unknown } | { error: string };
 
 function outcome(f: () => unknown): Outcome {
@@ -60,8 +62,8 @@ function outcome(f: () => unknown): Outcome {
 
 /** Decodes bytes[start, end) both ways; throws describing any difference. */
 function check(bytes: Uint8Array, start = 0, end = bytes.length): void {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', start, end);
-  const expected = outcome(() => JSON.parse(text));
+  const text = outcome(() => strictUtf8.decode(bytes.subarray(start, end)));
+  const expected = 'error' in text ? text : outcome(() => JSON.parse(text.value as string));
   // Three times: built field by field, then by the shape's compiled constructor, made and kept.
   for (let round = 0; round < 3; round++) {
     const got = outcome(() => decodeJson(bytes, start, end));
@@ -76,24 +78,24 @@ function check(bytes: Uint8Array, start = 0, end = bytes.length): void {
   }
 }
 
-const ascii = (s: string) => Buffer.from(s, 'latin1');
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
 
 t.test('valid JSON: the same value as JSON.parse', async (t) => {
   const gaveUp = jsonDecodeStats.gaveUp;
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
-      check(ascii(JSON.stringify(v)));
+      check(utf8(JSON.stringify(v)));
     }),
     params(3000),
   );
-  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'what JSON.stringify writes in ASCII never leaves the fast path');
-  // Non-ASCII text read as Latin-1: decodeJson gives up on the first byte over 0x7f, JSON.parse decides.
+  // All of Unicode, lone surrogates included (JSON.stringify escapes those).
   fc.assert(
-    fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
-      check(Buffer.from(JSON.stringify(v), 'utf8'));
+    fc.property(fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }), (v) => {
+      check(utf8(JSON.stringify(v)));
     }),
-    params(1000),
+    params(2000),
   );
+  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'what JSON.stringify writes never leaves the fast path');
   t.pass('checked');
 });
 
@@ -112,14 +114,14 @@ t.test('documents of one shape, then of shapes that share prefixes', async (t) =
   );
   fc.assert(
     fc.property(fc.array(shape, { minLength: 1, maxLength: 20 }), (docs) => {
-      for (const d of docs) check(ascii(JSON.stringify(d)));
+      for (const d of docs) check(utf8(JSON.stringify(d)));
     }),
     params(500),
   );
   t.pass('checked');
 });
 
-const alphabet = '{}[]":,0123456789.eE+- \\/utfnrlsa\u0001\u007f\u00e9x';
+const alphabet = '{}[]":,0123456789.eE+- \\/utfnrlsa\u0001\u007f\u00e9\u20ac\ud83d\ude00x';
 
 t.test('mutated JSON: the same value or the same error as JSON.parse', async (t) => {
   const mutation = fc.record({
@@ -140,7 +142,7 @@ t.test('mutated JSON: the same value or the same error as JSON.parse', async (t)
           else if (m.op === 'delete') s = s.slice(0, at) + s.slice(at + 1);
           else s = s.slice(0, at);
         }
-        check(ascii(s));
+        check(utf8(s));
       },
     ),
     params(5000),
@@ -148,11 +150,51 @@ t.test('mutated JSON: the same value or the same error as JSON.parse', async (t)
   t.pass('checked');
 });
 
+t.test('mutated bytes: any byte anywhere, invalid UTF-8 included', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }),
+      fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      (v, ms) => {
+        const bytes = utf8(JSON.stringify(v));
+        for (const m of ms) bytes[m.at % bytes.length] = m.byte;
+        check(bytes);
+      },
+    ),
+    params(5000),
+  );
+  const invalid = [
+    [0xc0, 0x80], // overlong NUL
+    [0xe0, 0x80, 0x80], // overlong
+    [0xed, 0xa0, 0x80], // UTF-16 surrogate
+    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [0xf5, 0x80, 0x80, 0x80],
+    [0xe2, 0x82], // truncated
+    [0x80], // lone continuation
+    [0xef, 0xbb, 0xbf], // a BOM inside a string: valid, kept
+  ];
+  for (const seq of invalid) {
+    for (const [before, after] of [
+      ['{"a":"', '"}'],
+      ['{"a":"x\\n', 'y"}'],
+      ['{"', '":1}'],
+      ['["', '\\u0041"]'],
+    ]) {
+      check(Buffer.concat([utf8(before!), Buffer.from(seq), utf8(after!)]));
+    }
+  }
+  check(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8('{"a":1}')])); // a BOM before the text
+  t.pass('checked');
+});
+
 t.test('a range of a larger array: nothing past the end is read into the value', async (t) => {
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 3 }), fc.nat(), fc.jsonValue({ maxDepth: 2 }), (v, cut, after) => {
       const s = JSON.stringify(v);
-      const bytes = ascii(`x${s}${JSON.stringify(after)}`);
+      const bytes = utf8(`x${s}${JSON.stringify(after)}`);
       check(bytes, 1, 1 + (cut % (s.length + 1)));
       check(bytes, 1, 1 + s.length);
     }),
@@ -204,22 +246,22 @@ t.test('cases where building objects differs from JSON.parse', async (t) => {
     '"a\u007f"',
     '',
   ];
-  for (const c of cases) check(ascii(c));
-  const proto = decodeJson(ascii('{"__proto__":{"polluted":true}}'), 0, 31) as Record<string, unknown>;
+  for (const c of cases) check(utf8(c));
+  const proto = decodeJson(utf8('{"__proto__":{"polluted":true}}'), 0, 31) as Record<string, unknown>;
   t.equal(Object.getPrototypeOf(proto), Object.prototype, '"__proto__" is an own field, not the prototype');
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
   t.pass('checked');
 });
 
 t.test('deep nesting and wide objects go to JSON.parse; many shapes do not', async (t) => {
-  check(ascii(`${'['.repeat(500)}1${']'.repeat(500)}`));
-  check(ascii(`${'{"a":'.repeat(300)}1${'}'.repeat(300)}`));
+  check(utf8(`${'['.repeat(500)}1${']'.repeat(500)}`));
+  check(utf8(`${'{"a":'.repeat(300)}1${'}'.repeat(300)}`));
   const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${i}`, i]));
-  check(ascii(JSON.stringify(wide)));
+  check(utf8(JSON.stringify(wide)));
   // More shapes than the table holds: it starts over, and every document still takes the fast path.
   const { gaveUp, restarts } = jsonDecodeStats;
-  for (let i = 0; i < 12_000; i++) check(ascii(`{"k${i}":${i},"x":[{"k${i}":true,"__proto__":${i}}]}`));
-  check(ascii('{"k1":2,"x":[{"k1":false}]}'));
+  for (let i = 0; i < 12_000; i++) check(utf8(`{"k${i}":${i},"x":[{"k${i}":true,"__proto__":${i}}]}`));
+  check(utf8('{"k1":2,"x":[{"k1":false}]}'));
   t.ok(jsonDecodeStats.restarts > restarts, 'the shape table started over');
   t.equal(jsonDecodeStats.gaveUp, gaveUp, 'no document left the fast path');
 });

@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import { isPlainObject } from '../keys/types.js';
 import { MAX_VALUE_BYTES } from '../storage/constants.js';
 import { DocumentDecodeError, DocumentTooLargeError } from './errors.js';
@@ -28,7 +27,6 @@ const COMPRESS_MIN_SAVING = 8;
 const LZ4_PREFIX = 5;
 
 const HEADER_CHAR = [String.fromCharCode(VERSION), String.fromCharCode(VERSION | FLAG_TYPED)] as const;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Validates a document (see validate.ts) and encodes it. */
 export function encodeDocument(doc: unknown): Uint8Array {
@@ -139,26 +137,11 @@ export function isPlainDocumentAt(bytes: Uint8Array, at: number): boolean {
 /** The document of what documentJson returned. */
 export function parseDocumentJson(json: Uint8Array): Document {
   let doc: unknown;
-  // ASCII (most documents) is its own UTF-8: decodeJson parses it from the bytes, with no text made.
-  // Anything else is decoded by the strict decoder, which checks the UTF-8, then JSON.parse.
-  if (isAscii(json)) {
-    try {
-      doc = decodeJson(json, 1, json.length); // after the header byte
-    } catch (e) {
-      throw new DocumentDecodeError(`invalid JSON (${(e as Error).message})`);
-    }
-  } else {
-    let text: string;
-    try {
-      text = utf8.decode(json.subarray(1));
-    } catch (e) {
-      throw new DocumentDecodeError(`invalid UTF-8 (${(e as Error).message})`);
-    }
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      throw new DocumentDecodeError(`invalid JSON (${(e as Error).message})`);
-    }
+  try {
+    doc = decodeJson(json, 1, json.length); // after the header byte
+  } catch (e) {
+    const what = e instanceof TypeError ? 'invalid UTF-8' : 'invalid JSON';
+    throw new DocumentDecodeError(`${what} (${(e as Error).message})`);
   }
   if (!isPlainObject(doc)) throw new DocumentDecodeError('the JSON is not an object');
   if (json[0]! & FLAG_TYPED) reviveTyped(doc, 0);
