@@ -3,12 +3,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import { keyHash } from '../src/document/decoded-cache.js';
+import { keyHash, MIN_CACHED_BYTES } from '../src/document/decoded-cache.js';
 import { Bundoc, DocumentCache, encodeDocument, InvalidArgumentError } from '../src/index.js';
 
 // The decoded-document cache: reads through it return exactly what decoding the stored bytes returns
 // (differential against a database without the cache, through random writes, evictions and snapshots),
-// every result is the caller's own object, and the budget and per-database spaces hold.
+// every result is the caller's own object, and the budget and per-database spaces hold. Documents
+// smaller than MIN_CACHED_BYTES bypass it (unless compressed): most documents here carry PAD.
+
+/** A field that takes a document over the size from which it goes through the cache. */
+const PAD = 'p'.repeat(MIN_CACHED_BYTES);
 
 async function tmp(t: Test): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'bundoc-doccache-'));
@@ -25,11 +29,11 @@ t.test('results are the caller’s own: mutating one never changes a later read'
   const c = db.collection('c');
   const when = new Date('2026-01-02T03:04:05.678Z');
   const doc = JSON.parse('{"_id":"a","n":1,"tags":["x",{"y":[1,2]}],"at":null,"__proto__":{"p":1}}');
-  await c.insertOne({ ...doc, when });
+  await c.insertOne({ ...doc, when, pad: PAD });
   for (let i = 0; i < 8; i++) {
     // biome-ignore lint/suspicious/noExplicitAny: the test reaches into nested fields it just wrote
     const got = (await c.get('a')) as Record<string, any>;
-    t.same(Object.keys(got), ['_id', 'n', 'tags', 'at', '__proto__', 'when']);
+    t.same(Object.keys(got), ['_id', 'n', 'tags', 'at', '__proto__', 'when', 'pad']);
     t.ok(Object.hasOwn(got, '__proto__'), 'a field named __proto__ stays an own field');
     t.equal(Object.getPrototypeOf(got), Object.prototype);
     t.ok(got.when instanceof Date && got.when.getTime() === when.getTime());
@@ -54,23 +58,23 @@ t.test('an update, a delete and an older snapshot all see their own version', as
   });
   t.teardown(() => db.close());
   const c = db.collection('c');
-  await c.insertOne({ _id: 1, v: 'old' });
-  for (let i = 0; i < 3; i++) t.same(await c.get(1), { _id: 1, v: 'old' });
+  await c.insertOne({ _id: 1, v: 'old', pad: PAD });
+  for (let i = 0; i < 3; i++) t.same(await c.get(1), { _id: 1, v: 'old', pad: PAD });
   await db.transaction(async (tx) => {
     const inTx = tx.collection('c');
-    t.same(await inTx.get(1), { _id: 1, v: 'old' });
+    t.same(await inTx.get(1), { _id: 1, v: 'old', pad: PAD });
     // committed meanwhile by another writer: this snapshot keeps the old version, others see the new
     await c.updateOne({ _id: 1 }, { $set: { v: 'new' } });
     for (let i = 0; i < 3; i++) {
-      t.same(await c.get(1), { _id: 1, v: 'new' });
-      t.same(await inTx.get(1), { _id: 1, v: 'old' });
-      t.same(await inTx.find({}).toArray(), [{ _id: 1, v: 'old' }]);
+      t.same(await c.get(1), { _id: 1, v: 'new', pad: PAD });
+      t.same(await inTx.get(1), { _id: 1, v: 'old', pad: PAD });
+      t.same(await inTx.find({}).toArray(), [{ _id: 1, v: 'old', pad: PAD }]);
     }
   });
   await c.deleteOne({ _id: 1 });
   t.equal(await c.get(1), null);
-  await c.insertOne({ _id: 1, v: 'again' });
-  t.same(await c.get(1), { _id: 1, v: 'again' });
+  await c.insertOne({ _id: 1, v: 'again', pad: PAD });
+  t.same(await c.get(1), { _id: 1, v: 'again', pad: PAD });
 });
 
 t.test('random writes and reads agree with a database without the cache', async (t) => {
@@ -92,7 +96,12 @@ t.test('random writes and reads agree with a database without the cache', async 
         k: fc.constant('put' as const),
         id: ids,
         a: value,
-        b: fc.string({ maxLength: 200 }),
+        // small (bypassing the cache), large, and compressed (LZ4 from 1 KiB, when it saves enough)
+        b: fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.string({ minLength: MIN_CACHED_BYTES, maxLength: 950 }),
+          fc.integer({ min: 500, max: 700 }).map((n) => 'ab'.repeat(n)),
+        ),
       }),
       weight: 2,
     },
@@ -105,10 +114,10 @@ t.test('random writes and reads agree with a database without the cache', async 
   await fc.assert(
     fc.asyncProperty(fc.array(op, { minLength: 60, maxLength: 150 }), async (ops) => {
       run++;
-      // A tiny budget: generations turn over and entries are evicted all the time.
+      // A tiny budget (entries of up to 3 KiB): generations turn over and entries are evicted all the time.
       const cached = await Bundoc.open(path.join(dir, `c${run}`), {
         durability: 'off',
-        documentCacheBytes: 24_576,
+        documentCacheBytes: 49_152,
       });
       const plain = await Bundoc.open(path.join(dir, `p${run}`), {
         durability: 'off',
@@ -170,11 +179,11 @@ t.test('entries are trusted by content: a hash collision returns the right docum
   }
   const cache = new DocumentCache(1 << 20);
   const space = cache.space();
-  const docA = encodeDocument({ _id: 'a', v: 1 });
-  const docB = encodeDocument({ _id: 'b', v: 2 });
+  const docA = encodeDocument({ _id: 'a', v: 1, pad: PAD });
+  const docB = encodeDocument({ _id: 'b', v: 2, pad: PAD });
   for (let i = 0; i < 3; i++) {
-    t.same(space.decode(12345, pair[0], docA), { _id: 'a', v: 1 });
-    t.same(space.decode(12345, pair[1], docB), { _id: 'b', v: 2 });
+    t.same(space.decode(12345, pair[0], docA), { _id: 'a', v: 1, pad: PAD });
+    t.same(space.decode(12345, pair[1], docB), { _id: 'b', v: 2, pad: PAD });
   }
   t.ok(cache.stats().misses >= 6);
 });
@@ -185,12 +194,12 @@ t.test('databases sharing one cache keep apart; closing one drops its entries', 
   t.teardown(() => Bundoc.configure({ documentCacheBytes: null }));
   const one = await Bundoc.open(path.join(dir, 'one'), { durability: 'off' });
   const two = await Bundoc.open(path.join(dir, 'two'), { durability: 'off' });
-  await one.collection('c').insertOne({ _id: 1, db: 'one' });
-  await two.collection('c').insertOne({ _id: 1, db: 'two' });
+  await one.collection('c').insertOne({ _id: 1, db: 'one', pad: PAD });
+  await two.collection('c').insertOne({ _id: 1, db: 'two', pad: PAD });
   // admitted on a repeated read (one in four): read enough times for both to be in
   for (let i = 0; i < 8; i++) {
-    t.same(await one.collection('c').get(1), { _id: 1, db: 'one' });
-    t.same(await two.collection('c').get(1), { _id: 1, db: 'two' });
+    t.same(await one.collection('c').get(1), { _id: 1, db: 'one', pad: PAD });
+    t.same(await two.collection('c').get(1), { _id: 1, db: 'two', pad: PAD });
   }
   t.equal(Bundoc.sharedDocumentCache?.stats().entries, 2, 'one entry per database');
   t.equal(one.documentCacheStats().hits, two.documentCacheStats().hits, 'the same cache');
@@ -198,6 +207,25 @@ t.test('databases sharing one cache keep apart; closing one drops its entries', 
   t.equal(Bundoc.sharedDocumentCache?.stats().entries, 1, 'the closed database’s entry is dropped');
   await two.close();
   t.equal(Bundoc.sharedDocumentCache?.stats().entries, 0);
+});
+
+t.test('small plain documents bypass the cache; small compressed ones go through it', async (t) => {
+  const db = await Bundoc.open(path.join(await tmp(t), 'db'), {
+    durability: 'off',
+    documentCacheBytes: 1 << 20,
+  });
+  t.teardown(() => db.close());
+  const c = db.collection('c');
+  const small = { _id: 1, v: 'x'.repeat(MIN_CACHED_BYTES - 40) };
+  await c.insertOne(small);
+  for (let i = 0; i < 8; i++) t.same(await c.get(1), small);
+  t.same(db.documentCacheStats().hits + db.documentCacheStats().misses, 0, 'never looked up');
+  // 2 KB of JSON that LZ4 stores in far fewer bytes than MIN_CACHED_BYTES
+  const packed = { _id: 2, v: 'ab'.repeat(1000) };
+  t.ok(encodeDocument(packed).length < MIN_CACHED_BYTES, 'stored compressed, under the size');
+  await c.insertOne(packed);
+  for (let i = 0; i < 8; i++) t.same(await c.get(2), packed);
+  t.ok(db.documentCacheStats().hits > 0, 'the compressed document was served by the cache');
 });
 
 t.test('invalid budgets are refused', async (t) => {

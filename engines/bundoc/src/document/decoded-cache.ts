@@ -1,13 +1,15 @@
 import { ByteArena } from '../storage/copy-out.js';
 import { InvalidArgumentError } from '../storage/errors.js';
-import { type Document, documentJson, parseDocumentJson } from './codec.js';
+import { type Document, documentJson, isPlainDocumentAt, parseDocumentJson } from './codec.js';
 import { cloneValue } from './validate.js';
 
 /**
- * Decoded documents kept for repeated reads. JSON.parse was the largest part of a read (a third of an
- * indexed query's time, a quarter of a point get's); a cached document is handed out as a clone
- * (cloneValue: new objects and arrays, the same immutable strings), which costs about a third of parsing
- * it again.
+ * Decoded documents kept for repeated reads of larger documents. A cached document is handed out as a
+ * clone (cloneValue: new objects and arrays, the same immutable strings): for a small document that
+ * costs about what decoding it does (json-decode.ts), so documents under MIN_CACHED_BYTES that are not
+ * compressed are always decoded and never looked up; long strings and compressed documents are where a
+ * clone saves the decoding (measured, reads of a hot set: ~500-byte documents 5-10% slower through the
+ * cache, ~1 KB ones about even, compressed 1.3 KB ones 2-3 times faster).
  *
  * Entries are found by a hash of database, tree and document key, but trusted only by content: an entry
  * holds a copy of the stored bytes it was decoded from, and is used only when the bytes a read finds are
@@ -23,6 +25,9 @@ import { cloneValue } from './validate.js';
  * becomes the old one and the previous old generation is dropped whole. A hit in the old generation
  * moves the entry to the young one. Close to LRU, with no per-hit bookkeeping beyond that move.
  */
+
+/** Stored size from which a plain (uncompressed) document goes through the cache. */
+export const MIN_CACHED_BYTES = 768;
 
 /** What a cached entry is estimated to cost: its bytes' copy, the decoded objects and the map entry. */
 function entryCost(byteLength: number): number {
@@ -142,7 +147,9 @@ export class DocumentCache {
    * DocumentDecodeError as decodeDocument.
    */
   decode(space: number, slot: number, key: Uint8Array, bytes: Uint8Array, json?: Uint8Array): Document {
-    if (this.bytes === 0) return parseDocumentJson(json ?? documentJson(bytes));
+    if (this.bytes === 0 || (bytes.length < MIN_CACHED_BYTES && isPlainDocumentAt(bytes, 0))) {
+      return parseDocumentJson(json ?? documentJson(bytes));
+    }
     const h = keyHash(slot, key);
     let e = this.#young.map.get(h);
     let young = true;
