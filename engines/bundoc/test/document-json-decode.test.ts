@@ -123,6 +123,44 @@ t.test('documents of one shape, then of shapes that share prefixes', async (t) =
 
 const alphabet = '{}[]":,0123456789.eE+- \\/utfnrlsa\u0001\u007f\u00e9\u20ac\ud83d\ude00x';
 
+t.test('decimal numbers: the fast path rounds as JSON.parse does', async (t) => {
+  const gaveUp = jsonDecodeStats.gaveUp;
+  // Digits, a point placed anywhere in them (leading zeros included), a sign; 15 digits or fewer take
+  // the division, more go to Number().
+  const decimal = fc
+    .tuple(fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.nat(20), fc.boolean(), fc.nat(3))
+    .map(([m, f, negative, zeros]) => {
+      let digits = '0'.repeat(zeros) + m.toString();
+      if (f > 0) {
+        digits = digits.padStart(f + 1, '0');
+        digits = `${digits.slice(0, digits.length - f)}.${digits.slice(digits.length - f)}`;
+      }
+      digits = digits.replace(/^0+(?=\d)/, ''); // JSON allows no leading zeros
+      return (negative ? '-' : '') + digits;
+    });
+  fc.assert(
+    fc.property(fc.array(decimal, { minLength: 1, maxLength: 20 }), (xs) => {
+      check(utf8(`[${xs.join(',')}]`));
+      check(utf8(`{"x":${xs[0]},"y":[${xs.join(',')}]}`));
+    }),
+    params(3000),
+  );
+  for (const x of [
+    '0.1',
+    '0.2',
+    '0.3',
+    '6247.45',
+    '-0.0',
+    '-0',
+    '0.000000000000001',
+    '999999999999999',
+    '99999999999999.9',
+  ]) {
+    check(utf8(`[${x}]`));
+  }
+  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'no number left the fast path');
+});
+
 t.test('mutated JSON: the same value or the same error as JSON.parse', async (t) => {
   const mutation = fc.record({
     at: fc.nat(),
