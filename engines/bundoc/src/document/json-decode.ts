@@ -35,12 +35,15 @@ const latin1Slice: (this: Uint8Array, s: number, e: number) => string =
 type Construct = (values: unknown[], from: number) => Record<string, unknown>;
 
 /**
- * A node of the shape trie: the object whose fields so far are the keys on the path from the root.
- * `hint` is the child taken last, tried first (a byte comparison, no lookup).
+ * A node of a shape trie: the object whose fields so far are the keys on the path from the trie's root.
+ * `hint` is the child taken last, tried first (a byte comparison, no lookup). A field's node is also
+ * the context of its value: objects there (directly or in arrays) have a trie of their own, `inner`, so
+ * the hints of a document's top level and of, say, its address never displace each other.
  */
 class Shape {
   hint: Shape | null = null;
   children: Map<string, Shape> | null = null;
+  inner: Shape | null = null;
   construct: Construct | null = null;
   /** Objects of this shape built so far without its constructor. */
   built = 0;
@@ -53,7 +56,8 @@ class Shape {
 }
 
 const NO_BYTES = new Uint8Array(0);
-let root = new Shape(null, '', NO_BYTES, 0);
+/** The context of whole documents: its `inner` is their trie. */
+let documents = new Shape(null, '', NO_BYTES, 0);
 let shapeNodes = 0;
 
 /** Counters for tests and diagnostics. */
@@ -83,7 +87,7 @@ export function decodeJson(bytes: Uint8Array, start: number, end: number): unkno
   depth = 0;
   top = 0;
   try {
-    const v = value();
+    const v = value(documents);
     if (pos !== end) throw GIVE_UP;
     return v;
   } catch (e) {
@@ -99,11 +103,12 @@ export function decodeJson(bytes: Uint8Array, start: number, end: number): unkno
 // treats as a mismatch (comparisons with undefined are false, so range checks are written as
 // `!(c >= lo && c <= hi)` where leaving the range must give up).
 
-function value(): unknown {
+/** The value at pos; `context` is the field it belongs to (see Shape). */
+function value(context: Shape): unknown {
   const c = b[pos] as number;
-  if (c === 0x7b) return object();
+  if (c === 0x7b) return object(context);
   if (c === 0x22) return string();
-  if (c === 0x5b) return array();
+  if (c === 0x5b) return array(context);
   if (c === 0x74) {
     if (b[pos + 1] === 0x72 && b[pos + 2] === 0x75 && b[pos + 3] === 0x65) {
       pos += 4;
@@ -128,7 +133,7 @@ function value(): unknown {
   return number();
 }
 
-function object(): Record<string, unknown> {
+function object(context: Shape): Record<string, unknown> {
   if (++depth > MAX_NESTING) throw GIVE_UP;
   pos++;
   let c = b[pos] as number;
@@ -138,14 +143,14 @@ function object(): Record<string, unknown> {
     return {};
   }
   const from = top;
-  let shape = root;
+  let shape = context.inner ?? innerTrie(context);
   for (;;) {
     if (c !== 0x22) throw GIVE_UP;
     shape = field(shape);
     if (b[pos] !== 0x3a) throw GIVE_UP;
     pos++;
     const at = top++;
-    values[at] = value();
+    values[at] = value(shape);
     c = b[pos++] as number;
     if (c === 0x7d) break;
     if (c !== 0x2c) throw GIVE_UP;
@@ -181,8 +186,8 @@ function field(shape: Shape): Shape {
   if (child === undefined) {
     if (shape.fields >= MAX_FIELDS) throw GIVE_UP;
     if (shapeNodes >= MAX_SHAPE_NODES) {
-      // This parse goes on in the old trie; the next one starts the new.
-      root = new Shape(null, '', NO_BYTES, 0);
+      // This parse goes on in the old tries; the next one starts anew.
+      documents = new Shape(null, '', NO_BYTES, 0);
       shapeNodes = 0;
       jsonDecodeStats.restarts++;
     }
@@ -193,6 +198,12 @@ function field(shape: Shape): Shape {
   }
   shape.hint = child;
   return child;
+}
+
+function innerTrie(context: Shape): Shape {
+  context.inner = new Shape(null, '', NO_BYTES, 0);
+  shapeNodes++;
+  return context.inner;
 }
 
 /** An object of `shape` with the fields values[from...]: compiled on the COMPILE_AFTER-th, else built. */
@@ -251,7 +262,7 @@ function compile(shape: Shape): Construct {
   return construct;
 }
 
-function array(): unknown[] {
+function array(context: Shape): unknown[] {
   if (++depth > MAX_NESTING) throw GIVE_UP;
   pos++;
   const a: unknown[] = [];
@@ -262,7 +273,7 @@ function array(): unknown[] {
     return a;
   }
   for (;;) {
-    a.push(value());
+    a.push(value(context));
     c = b[pos++] as number;
     if (c === 0x5d) break;
     if (c !== 0x2c) throw GIVE_UP;
