@@ -1,7 +1,7 @@
 /**
  * JSON.parse for stored documents, read straight from their UTF-8 bytes: the same value JSON.parse of
- * the decoded text would return, about 1.6 times as fast on the reference document (parsing was half
- * of an indexed query's time and the largest part of a point get's).
+ * the decoded text would return, over twice as fast on the reference document (0.99 µs against 2.2 µs;
+ * parsing was half of an indexed query's time and the largest part of a point get's).
  *
  * Where the time goes in JSON.parse of a small document: making the text, then a string per key (looked
  * up in V8's string table) and a property transition per field. Here there is no text; keys are matched
