@@ -324,3 +324,28 @@ t.test('a frozen Object.prototype does not change the result', async (t) => {
   );
   t.equal(out, '[{"toString":1,"valueOf":{"constructor":2}},{"toString":1,"valueOf":{"constructor":2}}]');
 });
+
+t.test('without code generation from strings, objects are built field by field', async (t) => {
+  const child = await import('node:child_process');
+  const script = `
+    import { decodeJson, jsonDecodeStats } from ${JSON.stringify(new URL('../src/document/json-decode.ts', import.meta.url).href)};
+    const s = '{"__proto__":1,"a":{"b":[1,{"c":"d"}]},"toString":2}';
+    const out = [];
+    for (let i = 0; i < 3; i++) out.push(decodeJson(Buffer.from(s), 0, s.length));
+    process.stdout.write(JSON.stringify({ out, own: out.every((o) => Object.hasOwn(o, '__proto__')), stats: jsonDecodeStats }));
+  `;
+  const out = child.execFileSync(
+    process.execPath,
+    [...process.execArgv, '--disallow-code-generation-from-strings', '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  );
+  const got = JSON.parse(out) as {
+    out: unknown[];
+    own: boolean;
+    stats: { gaveUp: number; compiled: number };
+  };
+  const expected = JSON.parse('{"__proto__":1,"a":{"b":[1,{"c":"d"}]},"toString":2}');
+  for (const o of got.out) t.same(o, expected);
+  t.ok(got.own, '"__proto__" stays an own field');
+  t.equal(got.stats.gaveUp, 0, 'on the fast path');
+});
