@@ -304,6 +304,36 @@ t.test('deep nesting and wide objects go to JSON.parse; many shapes do not', asy
   t.equal(jsonDecodeStats.gaveUp, gaveUp, 'no document left the fast path');
 });
 
+t.test('wide objects take the fast path up to 1000 fields', async (t) => {
+  const gaveUp = jsonDecodeStats.gaveUp;
+  for (const n of [65, 300, 1000]) {
+    const wide = Object.fromEntries(Array.from({ length: n }, (_, i) => [`w${n}_${i}`, i % 2 ? i : { i }]));
+    check(utf8(JSON.stringify(wide)));
+  }
+  t.equal(jsonDecodeStats.gaveUp, gaveUp, 'on the fast path');
+  const wider = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`x${i}`, i]));
+  check(utf8(JSON.stringify(wider)));
+  t.ok(jsonDecodeStats.gaveUp > gaveUp, '1001 fields: JSON.parse');
+});
+
+t.test('a context whose every object is a new shape is left to JSON.parse', async (t) => {
+  // Keys made of ids: each document's "counts" is a shape never seen before.
+  const { dynamic, gaveUp } = jsonDecodeStats;
+  for (let i = 0; i < 300; i++) {
+    const counts = Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`id${i * 5 + k}`, k]));
+    const text = JSON.stringify({ _id: i, kind: 'counter', counts });
+    const got = decodeJson(utf8(text), 0, Buffer.byteLength(text));
+    const d = difference(got, JSON.parse(text));
+    if (d) throw new Error(`${text}: ${d}`);
+  }
+  t.ok(jsonDecodeStats.dynamic > dynamic, 'judged dynamic');
+  t.ok(jsonDecodeStats.gaveUp - gaveUp > 150, `and given up on (${jsonDecodeStats.gaveUp - gaveUp})`);
+  // Documents of one shape, in a context of their own, stay on the fast path.
+  const before = jsonDecodeStats.gaveUp;
+  for (let i = 0; i < 300; i++) check(utf8(JSON.stringify({ item: { sku: `s${i}`, qty: i, tags: ['a'] } })));
+  t.equal(jsonDecodeStats.gaveUp, before, 'a regular shape is not judged dynamic');
+});
+
 t.test('a frozen Object.prototype does not change the result', async (t) => {
   // Assigning "toString" on an object whose prototype is frozen fails; defining it does not.
   const child = await import('node:child_process');

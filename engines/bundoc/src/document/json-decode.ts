@@ -11,19 +11,32 @@
  * String.fromCharCode, others by one native call (with escapes: per run between them).
  *
  * The fast path covers everything JSON.stringify writes. Anything else (whitespace, a malformed value
- * or UTF-8 sequence, nesting deeper than MAX_NESTING, an object of more than MAX_FIELDS fields) makes
- * it give up and return JSON.parse of the decoded text, which also raises the errors. So the result is
+ * or UTF-8 sequence, nesting deeper than MAX_NESTING, an object of more than MAX_FIELDS fields) makes it
+ * give up and return JSON.parse of the decoded text, which also raises the errors. So the result is
  * JSON.parse's by construction; the differential tests check it.
  */
 
 /** Deeper documents are left to JSON.parse (stored ones are at most 100 levels, see validate.ts). */
 const MAX_NESTING = 128;
-/** Objects with more fields are left to JSON.parse (one compiled function per shape). */
-const MAX_FIELDS = 64;
+/**
+ * Objects with more fields are left to JSON.parse, which makes such objects as dictionaries at once
+ * (setting 1000 fields one by one from JavaScript costs more than its whole parse). Up to this many a
+ * compiled object literal is 3-4 times faster than JSON.parse (measured at 100-999 fields); V8 keeps
+ * at most 1020 fields out of dictionary mode.
+ */
+const MAX_FIELDS = 1000;
 /** Shapes (nodes of the trie below) kept; past it the trie starts over (the shapes in use come back). */
 const MAX_SHAPE_NODES = 8192;
 /** Objects of a shape seen fewer times are built field by field: compiling one costs tens of µs. */
 const COMPILE_AFTER = 2;
+/**
+ * A field whose objects keep adding shapes (keys made of ids, say: every object a new shape) is left
+ * to JSON.parse: learning a shape per object made such documents twice as slow as JSON.parse. Judged
+ * per window of this many objects: more than three quarters of them added nodes to the field's trie.
+ * Objects of a regular field add nodes while their shapes are learnt, then rarely. Whole documents (one
+ * trie for every collection) are never judged so: one collection would take the rest with it.
+ */
+const DYNAMIC_WINDOW = 64;
 
 /** Node's one-byte-per-char decoder, callable on any Uint8Array (no Buffer wrapper to allocate). */
 const latin1Slice: (this: Uint8Array, s: number, e: number) => string =
@@ -44,6 +57,10 @@ class Shape {
   hint: Shape | null = null;
   children: Map<string, Shape> | null = null;
   inner: Shape | null = null;
+  /** As a field: its objects read in this window, how many added trie nodes, whether left to JSON.parse. */
+  objects = 0;
+  adding = 0;
+  dynamic = false;
   construct: Construct | null = null;
   /** Objects of this shape built so far without its constructor. */
   built = 0;
@@ -59,9 +76,11 @@ const NO_BYTES = new Uint8Array(0);
 /** The context of whole documents: its `inner` is their trie. */
 let documents = new Shape(null, '', NO_BYTES, 0);
 let shapeNodes = 0;
+/** Set by field() when it added a node (object() reads and clears it). */
+let fieldAdded = false;
 
 /** Counters for tests and diagnostics. */
-export const jsonDecodeStats = { gaveUp: 0, compiled: 0, restarts: 0 };
+export const jsonDecodeStats = { gaveUp: 0, compiled: 0, restarts: 0, dynamic: 0 };
 
 /** Thrown (preallocated) to leave the fast path. */
 const GIVE_UP = new Error('json-decode: not on the fast path');
@@ -134,7 +153,8 @@ function value(context: Shape): unknown {
 }
 
 function object(context: Shape): Record<string, unknown> {
-  if (++depth > MAX_NESTING) throw GIVE_UP;
+  if (++depth > MAX_NESTING || context.dynamic) throw GIVE_UP;
+  let added = false;
   pos++;
   let c = b[pos] as number;
   if (c === 0x7d) {
@@ -146,7 +166,12 @@ function object(context: Shape): Record<string, unknown> {
   let shape = context.inner ?? innerTrie(context);
   for (;;) {
     if (c !== 0x22) throw GIVE_UP;
+    if (shape.fields === MAX_FIELDS) throw GIVE_UP;
     shape = field(shape);
+    if (fieldAdded) {
+      added = true;
+      fieldAdded = false;
+    }
     if (b[pos] !== 0x3a) throw GIVE_UP;
     pos++;
     const at = top++;
@@ -159,7 +184,19 @@ function object(context: Shape): Record<string, unknown> {
   const o = shape.construct !== null ? shape.construct(values, from) : build(shape, from);
   top = from;
   depth--;
+  if (context !== documents) judge(context, added);
   return o;
+}
+
+function judge(context: Shape, added: boolean): void {
+  if (added) context.adding++;
+  if (++context.objects < DYNAMIC_WINDOW) return;
+  if (context.adding * 4 > DYNAMIC_WINDOW * 3) {
+    context.dynamic = true;
+    jsonDecodeStats.dynamic++;
+  }
+  context.objects = 0;
+  context.adding = 0;
 }
 
 /**
@@ -184,7 +221,6 @@ function field(shape: Shape): Shape {
   const key = string();
   let child = shape.children?.get(key);
   if (child === undefined) {
-    if (shape.fields >= MAX_FIELDS) throw GIVE_UP;
     if (shapeNodes >= MAX_SHAPE_NODES) {
       // This parse goes on in the old tries; the next one starts anew.
       documents = new Shape(null, '', NO_BYTES, 0);
@@ -193,6 +229,7 @@ function field(shape: Shape): Shape {
     }
     child = new Shape(shape, key, b.slice(s, pos - 1), shape.fields + 1);
     shapeNodes++;
+    fieldAdded = true;
     shape.children ??= new Map();
     shape.children.set(key, child);
   }
