@@ -163,6 +163,13 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * checkpointBytes before the next one: at this many times checkpointBytes commits wait for a checkpoint.
  */
 const WAL_LIMIT_FACTOR = 3;
+/**
+ * A checkpoint writes its pages a slice at a time (encoding tens of MB at once held the event loop for
+ * 100-200 ms): a slice of this long per turn of the event loop, and one of COMMIT_SLICE_MS after each
+ * commit, so writers in a tight loop (whose commits may never leave the microtask queue) keep it moving.
+ */
+const CHECKPOINT_SLICE_MS = 4;
+const COMMIT_SLICE_MS = 1;
 
 /** Reads both meta slots; slot 1 sits one page in, and the page size is only known from a valid slot. */
 async function readMetas(file: string): Promise<MetaRead[]> {
@@ -235,6 +242,8 @@ export class Storage implements TxHost {
   /** Checkpoints (and backups) queued or running; counted from the call, not from when they start. */
   #checkpointsPending = 0;
   #walBytesAtCheckpoint = 0;
+  /** The pages the running checkpoint captured and has not written yet (see #checkpoint). */
+  #unwritten: { nodes: TreeNode[]; next: number; wake?: () => void } | undefined;
   #lastCheckpointAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -754,6 +763,13 @@ export class Storage implements TxHost {
     }
     this.commits++;
     this.#pager.evict();
+    if (this.#unwritten !== undefined) {
+      try {
+        this.#writeUnwritten(COMMIT_SLICE_MS);
+      } catch (e) {
+        throw this.#fail(e);
+      }
+    }
     this.#maybeAutoCheckpoint();
     const wait = this.#waitVisible(lsn);
     this.#inflight.add(wait);
@@ -986,7 +1002,10 @@ export class Storage implements TxHost {
     // --- synchronous snapshot: nothing else runs between here and the first await ---
     const cpLsn = this.#wal.lastLsn;
     const previousCpLsn = this.#meta.checkpointLsn;
-    pager.flushDirty();
+    const unwritten: { nodes: TreeNode[]; next: number; wake?: () => void } = {
+      nodes: pager.dirtyNodes(),
+      next: 0,
+    };
     const trees = [...this.#catalog.entries()];
     const detached = this.#versions.droppedRoots();
     let nameBytes = 0;
@@ -1028,12 +1047,25 @@ export class Storage implements TxHost {
     this.#detachedAtCheckpoint = detached.join(',');
     // --- durable part; commits continue meanwhile and copy-on-write away from these pages ---
     try {
+      this.#unwritten = unwritten;
+      while (unwritten.next < unwritten.nodes.length) {
+        this.#writeUnwritten(CHECKPOINT_SLICE_MS);
+        // The next turn of the event loop, or the commit that writes the last page: a writer whose
+        // commits never leave the microtask queue would otherwise hold the checkpoint back.
+        if (unwritten.next < unwritten.nodes.length)
+          await new Promise<void>((go) => {
+            unwritten.wake = go;
+            setImmediate(go);
+          });
+      }
+      this.#unwritten = undefined;
       await this.#wal.waitDurable(cpLsn);
       await pager.sync();
       const m = encodeMeta(meta, meta.pageSize);
       await pager.fh.write(m, 0, m.length, (meta.epoch % 2) * meta.pageSize);
       await pager.sync();
     } catch (e) {
+      this.#unwritten = undefined;
       throw this.#fail(e);
     }
     this.#meta = meta;
@@ -1046,6 +1078,12 @@ export class Storage implements TxHost {
     // The WAL after the previous checkpoint stays: recovery from the other meta page replays it.
     await this.#wal.dropSegmentsUpTo(previousCpLsn, this.#opts.walRetentionBytes);
     this.#walBytesAtCheckpoint = this.#wal.stats().bytes;
+  }
+
+  #writeUnwritten(ms: number): void {
+    const u = this.#unwritten!;
+    u.next = this.#pager.writeDirty(u.nodes, u.next, performance.now() + ms);
+    if (u.next >= u.nodes.length) u.wake?.();
   }
 
   // ---- backup ----

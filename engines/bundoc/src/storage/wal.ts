@@ -180,6 +180,8 @@ export class Wal {
   #syncTimer: NodeJS.Timeout | undefined;
   #syncRequested = false;
   #rotateRequested = false;
+  /** rotate() calls waiting for the next segment to start. */
+  #rotated: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #failed: StoreFailedError | undefined;
   fsyncs = 0;
   groups = 0;
@@ -493,6 +495,7 @@ export class Wal {
           await this.#trimCurrent();
           await this.#fh.close();
           await this.#startSegment(seg.no + 1);
+          for (const w of this.#rotated.splice(0)) w.resolve();
           continue;
         }
         if (this.#pending.length > 0) {
@@ -557,7 +560,8 @@ export class Wal {
 
   #fail(e: unknown): void {
     this.#failed = e instanceof StoreFailedError ? e : new StoreFailedError(e);
-    for (const w of [...this.#written.splice(0), ...this.#durable.splice(0)]) w.reject(this.#failed);
+    for (const w of [...this.#written.splice(0), ...this.#durable.splice(0), ...this.#rotated.splice(0)])
+      w.reject(this.#failed);
   }
 
   get failed(): StoreFailedError | undefined {
@@ -571,14 +575,17 @@ export class Wal {
 
   /** Closes the current segment and opens the next one (used by checkpoints so old segments can go). */
   async rotate(): Promise<void> {
+    if (this.#failed) throw this.#failed;
+    // Waits for the new segment, not for the flushes to pause: under a steady stream of commits they
+    // never do, and a checkpoint waiting for that could wait as long as the writers kept going.
+    const rotated = new Promise<void>((resolve, reject) => this.#rotated.push({ resolve, reject }));
     this.#rotateRequested = true;
     if (this.#gather) {
       clearImmediate(this.#gather);
       this.#gather = undefined;
     }
     this.#kick();
-    while (this.#flushing) await this.#flushing;
-    if (this.#failed) throw this.#failed;
+    await rotated;
   }
 
   /** Deletes closed segments whose every record is covered by a durable checkpoint. */
