@@ -302,12 +302,17 @@ function canon(cmd: string, v: RespValue): unknown {
   return v;
 }
 
-/** After SPOP the two servers' sets differ; make them equal again by copying Redis's state. */
+/**
+ * After SPOP the two servers' sets differ; make them equal again by copying Redis's state, members and
+ * time to live (recreating the set dropped its TTL: a later TTL then differed, seed 74497358).
+ */
 async function resyncKey(redis: RespClient, bunder: RespClient, key: string): Promise<void> {
   const dump = await redis.call('SMEMBERS', key);
+  const pttl = await redis.call('PTTL', key);
   await bunder.call('DEL', key);
   if (dump.t === 'array' && dump.v && dump.v.length > 0) {
     await bunder.call('SADD', key, ...dump.v.map((x) => (x as { v: string }).v));
+    if (pttl.t === 'int' && Number(pttl.v) > 0) await bunder.call('PEXPIRE', key, pttl.v);
   }
 }
 
