@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { decodeJson, jsonDecodeStats } from '../src/document/json-decode.js';
+import { DecodeShapes, decodeJson, jsonDecodeStats } from '../src/document/json-decode.js';
 
 // decodeJson must return exactly what JSON.parse returns for the bytes decoded as UTF-8 (strictly), or
 // throw the same kind of error: differential against JSON.parse, over valid JSON, mutated JSON and
@@ -332,6 +332,47 @@ t.test('a context whose every object is a new shape is left to JSON.parse', asyn
   const before = jsonDecodeStats.gaveUp;
   for (let i = 0; i < 300; i++) check(utf8(JSON.stringify({ item: { sku: `s${i}`, qty: i, tags: ['a'] } })));
   t.equal(jsonDecodeStats.gaveUp, before, 'a regular shape is not judged dynamic');
+});
+
+t.test('collections with shapes of their own: one whose keys are ids is judged alone', async (t) => {
+  const ids = new DecodeShapes();
+  const users = new DecodeShapes();
+  const decodeIn = (shapes: DecodeShapes, text: string) => {
+    const got = decodeJson(utf8(text), 0, Buffer.byteLength(text), shapes);
+    const d = difference(got, JSON.parse(text));
+    if (d) throw new Error(`${text}: ${d}`);
+  };
+  const user = (i: number) => JSON.stringify({ _id: `u${i}`, name: `n${i}`, age: i % 90, tags: ['a', 'b'] });
+  // Interleaved: a document whose top-level keys are ids, then a regular one.
+  const { dynamic, gaveUp } = jsonDecodeStats;
+  for (let i = 0; i < 300; i++) {
+    decodeIn(ids, JSON.stringify(Object.fromEntries([0, 1, 2, 3].map((k) => [`id${i * 4 + k}`, { n: k }]))));
+    decodeIn(users, user(i));
+  }
+  t.equal(jsonDecodeStats.dynamic, dynamic + 1, 'the id-keyed collection was judged dynamic');
+  t.ok(
+    jsonDecodeStats.gaveUp - gaveUp > 150,
+    `its documents go to JSON.parse (${jsonDecodeStats.gaveUp - gaveUp})`,
+  );
+  const before = jsonDecodeStats.gaveUp;
+  for (let i = 0; i < 300; i++) decodeIn(users, user(i));
+  t.equal(jsonDecodeStats.gaveUp, before, 'the regular collection stays on the fast path');
+  // Documents without shapes of their own share a trie that is never judged.
+  for (let i = 0; i < 300; i++) check(utf8(JSON.stringify({ [`id${i}`]: i, [`id${i + 1}`]: i })));
+  t.equal(jsonDecodeStats.dynamic, dynamic + 1, 'the shared trie is not judged');
+  // When the table starts over, collections start over too (and are judged anew).
+  const { restarts } = jsonDecodeStats;
+  for (let i = 0; i < 9000; i++) check(utf8(`{"r${i}":${i}}`));
+  t.ok(jsonDecodeStats.restarts > restarts, 'the shape table started over');
+  const again = jsonDecodeStats.gaveUp;
+  decodeIn(ids, JSON.stringify({ idA: { n: 1 } }));
+  t.equal(
+    jsonDecodeStats.gaveUp,
+    again,
+    'a collection judged dynamic before is learnt again after a restart',
+  );
+  for (let i = 0; i < 50; i++) decodeIn(users, user(i));
+  t.equal(jsonDecodeStats.gaveUp, again, 'and a regular one is decoded as before');
 });
 
 t.test('a frozen Object.prototype does not change the result', async (t) => {

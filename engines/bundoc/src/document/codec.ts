@@ -1,7 +1,7 @@
 import { isPlainObject } from '../keys/types.js';
 import { MAX_VALUE_BYTES } from '../storage/constants.js';
 import { DocumentDecodeError, DocumentTooLargeError } from './errors.js';
-import { decodeJson } from './json-decode.js';
+import { type DecodeShapes, decodeJson } from './json-decode.js';
 import { lz4Compress, lz4Decompress } from './lz4.js';
 import { MAX_DEPTH, validateDocument } from './validate.js';
 
@@ -134,11 +134,11 @@ export function isPlainDocumentAt(bytes: Uint8Array, at: number): boolean {
   return (bytes[at]! & ~FLAG_TYPED) === VERSION;
 }
 
-/** The document of what documentJson returned. */
-export function parseDocumentJson(json: Uint8Array): Document {
+/** The document of what documentJson returned; `shapes`: its collection's (see DecodeShapes). */
+export function parseDocumentJson(json: Uint8Array, shapes?: DecodeShapes): Document {
   let doc: unknown;
   try {
-    doc = decodeJson(json, 1, json.length); // after the header byte
+    doc = decodeJson(json, 1, json.length, shapes); // after the header byte
   } catch (e) {
     const what = e instanceof TypeError ? 'invalid UTF-8' : 'invalid JSON';
     throw new DocumentDecodeError(`${what} (${(e as Error).message})`);

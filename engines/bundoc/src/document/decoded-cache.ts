@@ -1,6 +1,7 @@
 import { ByteArena } from '../storage/copy-out.js';
 import { InvalidArgumentError } from '../storage/errors.js';
 import { type Document, documentJson, isPlainDocumentAt, parseDocumentJson } from './codec.js';
+import { DecodeShapes } from './json-decode.js';
 import { cloneValue } from './validate.js';
 
 /**
@@ -146,9 +147,16 @@ export class DocumentCache {
    * documentJson(bytes), when the caller has it). The result is always the caller's own.
    * DocumentDecodeError as decodeDocument.
    */
-  decode(space: number, slot: number, key: Uint8Array, bytes: Uint8Array, json?: Uint8Array): Document {
+  decode(
+    space: number,
+    slot: number,
+    key: Uint8Array,
+    bytes: Uint8Array,
+    json?: Uint8Array,
+    shapes?: DecodeShapes,
+  ): Document {
     if (this.bytes === 0 || (bytes.length < MIN_CACHED_BYTES && isPlainDocumentAt(bytes, 0))) {
-      return parseDocumentJson(json ?? documentJson(bytes));
+      return parseDocumentJson(json ?? documentJson(bytes), shapes);
     }
     const h = keyHash(slot, key);
     let e = this.#young.map.get(h);
@@ -166,7 +174,7 @@ export class DocumentCache {
       return cloneValue(e.doc);
     }
     this.#misses++;
-    const doc = parseDocumentJson(json ?? documentJson(bytes));
+    const doc = parseDocumentJson(json ?? documentJson(bytes), shapes);
     // In on the second read (or at once when it replaces an entry: a changed hot document).
     const seen = this.#seen;
     const i = h & (DOORKEEPER_SLOTS - 1);
@@ -201,6 +209,8 @@ export class DocumentCacheSpace {
   readonly cache: DocumentCache;
   readonly #space: number;
   readonly #slots = new Map<string, number>();
+  /** The shapes of each tree's documents, by slot (see DecodeShapes). */
+  readonly #shapes = new Map<number, DecodeShapes>();
 
   constructor(cache: DocumentCache, space: number) {
     this.cache = cache;
@@ -220,7 +230,12 @@ export class DocumentCacheSpace {
   }
 
   decode(slot: number, key: Uint8Array, bytes: Uint8Array, json?: Uint8Array): Document {
-    return this.cache.decode(this.#space, slot, key, bytes, json);
+    let shapes = this.#shapes.get(slot);
+    if (shapes === undefined) {
+      shapes = new DecodeShapes();
+      this.#shapes.set(slot, shapes);
+    }
+    return this.cache.decode(this.#space, slot, key, bytes, json, shapes);
   }
 
   /** Drops this database's entries (on close). */

@@ -33,8 +33,9 @@ const COMPILE_AFTER = 2;
  * A field whose objects keep adding shapes (keys made of ids, say: every object a new shape) is left
  * to JSON.parse: learning a shape per object made such documents twice as slow as JSON.parse. Judged
  * per window of this many objects: more than three quarters of them added nodes to the field's trie.
- * Objects of a regular field add nodes while their shapes are learnt, then rarely. Whole documents (one
- * trie for every collection) are never judged so: one collection would take the rest with it.
+ * Objects of a regular field add nodes while their shapes are learnt, then rarely. Whole documents are
+ * judged so per collection (see DecodeShapes); those decoded without one share a trie that is never
+ * judged (one kind of document would take the rest with it).
  */
 const DYNAMIC_WINDOW = 64;
 
@@ -73,9 +74,23 @@ class Shape {
 }
 
 const NO_BYTES = new Uint8Array(0);
-/** The context of whole documents: its `inner` is their trie. */
+/** The context of whole documents decoded without DecodeShapes: its `inner` is their trie. */
 let documents = new Shape(null, '', NO_BYTES, 0);
 let shapeNodes = 0;
+/** Bumped when the tries start over: DecodeShapes of an older generation start over too. */
+let generation = 0;
+
+/**
+ * The shapes of one collection's documents: their trie of their own, so a collection whose documents'
+ * keys are ids is left to JSON.parse alone (see DYNAMIC_WINDOW), and collections do not displace each
+ * other's hints. Opaque to callers; counted in MAX_SHAPE_NODES with the rest.
+ */
+export class DecodeShapes {
+  /** @internal */
+  context = new Shape(null, '', NO_BYTES, 0);
+  /** @internal */
+  generation = generation;
+}
 /** Set by field() when it added a node (object() reads and clears it). */
 let fieldAdded = false;
 
@@ -100,13 +115,21 @@ const utf8Whole = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * SyntaxError (invalid JSON). Reads may look past `end`, but a value is returned only if it ended
  * exactly there.
  */
-export function decodeJson(bytes: Uint8Array, start: number, end: number): unknown {
+export function decodeJson(bytes: Uint8Array, start: number, end: number, shapes?: DecodeShapes): unknown {
+  let context = documents;
+  if (shapes !== undefined) {
+    if (shapes.generation !== generation) {
+      shapes.context = new Shape(null, '', NO_BYTES, 0);
+      shapes.generation = generation;
+    }
+    context = shapes.context;
+  }
   b = bytes;
   pos = start;
   depth = 0;
   top = 0;
   try {
-    const v = value(documents);
+    const v = value(context);
     if (pos !== end) throw GIVE_UP;
     return v;
   } catch (e) {
@@ -224,6 +247,7 @@ function field(shape: Shape): Shape {
     if (shapeNodes >= MAX_SHAPE_NODES) {
       // This parse goes on in the old tries; the next one starts anew.
       documents = new Shape(null, '', NO_BYTES, 0);
+      generation++;
       shapeNodes = 0;
       jsonDecodeStats.restarts++;
     }
