@@ -4,7 +4,8 @@ import type { Engine } from '../engine.js';
 import type { HashValue } from '../keyspace.js';
 import { E, ErrorReply, err, MapReply, OK, type Reply } from '../reply.js';
 import { globMatch } from '../util/glob.js';
-import { fitsI64, formatHumanDouble, parseDouble, parseI64, parseI64Big } from '../util/numbers.js';
+import { addLongDouble, formatLongDoubleHuman, LD_ZERO, parseLongDouble } from '../util/long-double.js';
+import { fitsI64, parseI64, parseI64Big } from '../util/numbers.js';
 import { ScanCursors } from '../util/scan.js';
 import { parseCursor, parseScanOptions } from './keys.js';
 import { type Def, defineAll } from './table.js';
@@ -153,27 +154,27 @@ function incr(c: Client, argv: string[], e: Engine): Reply {
   return result;
 }
 
+/** HINCRBYFLOAT refuses an infinite increment before looking at the key (Redis 7.0). */
+const INCR_NOT_FINITE = err('ERR value is NaN or Infinity');
+
 function incrFloat(c: Client, argv: string[], e: Engine): Reply {
-  const by = parseDouble(argv[3]!);
+  const by = parseLongDouble(argv[3]!);
   if (by === null) return E.NOT_FLOAT;
+  if (by.inf) return INCR_NOT_FINITE;
   const h = hashForWrite(c, argv[1]!);
   if (h instanceof ErrorReply) return h;
   const cur = h.get(argv[2]!);
-  let base = 0;
-  if (cur !== undefined) {
-    const n = parseDouble(cur);
-    if (n === null) {
-      dropIfEmpty(c, e, argv[1]!, h);
-      return E.HASH_NOT_FLOAT;
-    }
-    base = n;
+  const base = cur === undefined ? LD_ZERO : parseLongDouble(cur);
+  if (base === null) {
+    dropIfEmpty(c, e, argv[1]!, h);
+    return E.HASH_NOT_FLOAT;
   }
-  const r = base + by;
-  if (!Number.isFinite(r)) {
+  const r = addLongDouble(base, by);
+  if (r === null || r.inf) {
     dropIfEmpty(c, e, argv[1]!, h);
     return E.NAN;
   }
-  const text = formatHumanDouble(r);
+  const text = formatLongDoubleHuman(r);
   h.set(argv[2]!, text);
   e.propagateAs = [['HSET', argv[1]!, argv[2]!, text]];
   e.changed(c, argv[1]!, 'hincrbyfloat', 'h');

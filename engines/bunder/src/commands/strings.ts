@@ -3,7 +3,8 @@ import type { Client } from '../client.js';
 import type { Engine } from '../engine.js';
 import { MutableString } from '../keyspace.js';
 import { E, ErrorReply, err, MapReply, OK, type Reply } from '../reply.js';
-import { fitsI64, formatHumanDouble, parseDouble, parseI64, parseI64Big } from '../util/numbers.js';
+import { addLongDouble, formatLongDoubleHuman, LD_ZERO, parseLongDouble } from '../util/long-double.js';
+import { fitsI64, parseI64, parseI64Big } from '../util/numbers.js';
 import { type Def, defineAll } from './table.js';
 import { getString, intArg } from './util.js';
 
@@ -184,17 +185,13 @@ function incrByFloat(c: Client, argv: string[], e: Engine): Reply {
   const key = argv[1]!;
   const v = getString(c, key);
   if (v instanceof ErrorReply) return v;
-  const by = parseDouble(argv[2]!);
+  const cur = v === undefined ? LD_ZERO : parseLongDouble(v);
+  if (cur === null) return E.NOT_FLOAT;
+  const by = parseLongDouble(argv[2]!);
   if (by === null) return E.NOT_FLOAT;
-  let cur = 0;
-  if (v !== undefined) {
-    const n = parseDouble(v);
-    if (n === null) return E.NOT_FLOAT;
-    cur = n;
-  }
-  const r = cur + by;
-  if (!Number.isFinite(r)) return E.NAN;
-  const text = formatHumanDouble(r);
+  const r = addLongDouble(cur, by);
+  if (r === null || r.inf) return E.NAN;
+  const text = formatLongDoubleHuman(r);
   c.db.set(key, text, true);
   e.propagateAs = [['SET', key, text, 'KEEPTTL']];
   e.changed(c, key, 'incrbyfloat', '$');

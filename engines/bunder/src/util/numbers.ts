@@ -77,20 +77,6 @@ export function formatDouble(v: number): string {
   return g17(v);
 }
 
-/**
- * INCRBYFLOAT's human format (ld2string with LD_STR_HUMAN): fixed notation with 17 decimals, trailing
- * zeros trimmed. Redis computes in long double; the shortest round-trip form of our double is the
- * closest we can get, and matches for ordinary decimal inputs.
- */
-export function formatHumanDouble(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e21) return Object.is(v, -0) ? '0' : String(v);
-  const short = String(v);
-  if (!short.includes('e')) return short;
-  let s = v.toFixed(17);
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
-  return s;
-}
-
 /** Clamps a bigint result to int64 or reports overflow. */
 export function fitsI64(v: bigint): boolean {
   return v <= MAX_I64 && v >= MIN_I64;
