@@ -143,6 +143,53 @@ t.test('the WAL stays bounded by automatic checkpoints', async (t) => {
   await st2.close();
 });
 
+t.test('a pause in the writes checkpoints once enough was logged, not while writes go on', async (t) => {
+  // 1 MiB of checkpointBytes: an idle checkpoint needs 64 KiB logged since the last one (1/16).
+  const checkpointBytes = 1024 * 1024;
+  const st = await Storage.open(tmp(t), { checkpointBytes, checkpointIntervalMs: 60_000, durability: 'off' });
+  const v = Buffer.alloc(1000, 7);
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Below the share: a pause changes nothing.
+  for (let i = 0; i < 20; i++) await st.transaction((tx) => tx.put('w', u32(i), v));
+  await pause(2600);
+  t.equal(st.stats().checkpoints, 0, 'no checkpoint for ~20 KB logged');
+  // Above it, with a commit every 200 ms for 2.4 s: never idle for a second, no checkpoint.
+  for (let i = 0; i < 80; i++) await st.transaction((tx) => tx.put('w', u32(i), v));
+  for (let i = 0; i < 12; i++) {
+    await st.transaction((tx) => tx.put('w', u32(i), v));
+    await pause(200);
+  }
+  t.equal(st.stats().checkpoints, 0, 'no checkpoint while writes go on');
+  // Then a pause: checkpointed within ~2 s (the check runs every second), everything logged included.
+  const deadline = Date.now() + 5000;
+  while (st.stats().checkpoints === 0 && Date.now() < deadline) await pause(50);
+  t.equal(st.stats().checkpoints, 1, 'checkpointed in the pause');
+  t.equal(st.stats().lastCheckpointLsn, st.stats().wal.lastLsn);
+  // Nothing logged since: the next pause does not checkpoint again.
+  await pause(2200);
+  t.equal(st.stats().checkpoints, 1, 'one checkpoint per pause with something to write');
+  await st.close();
+});
+
+t.test(
+  'the timed checkpoint counts from the oldest commit not checkpointed, not from the last checkpoint',
+  async (t) => {
+    // A store idle for longer than the interval does not checkpoint in the first second of its next
+    // writes (which would share the disk with them), but once their oldest is checkpointIntervalMs old.
+    const st = await Storage.open(tmp(t), { checkpointIntervalMs: 1500, durability: 'off' });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await pause(1600);
+    await st.transaction((tx) => tx.put('w', u32(1), Buffer.alloc(100, 1)));
+    await pause(1200);
+    t.equal(st.stats().checkpoints, 0, 'not checkpointed 1.2 s after the first commit');
+    const deadline = Date.now() + 4000;
+    while (st.stats().checkpoints === 0 && Date.now() < deadline) await pause(50);
+    t.equal(st.stats().checkpoints, 1, 'checkpointed once the commit was 1.5 s old');
+    t.equal(st.stats().lastCheckpointLsn, st.stats().wal.lastLsn);
+    await st.close();
+  },
+);
+
 t.test(
   '16 MiB values round trip and are replaced without growing the file; 16 MiB + 1 is refused',
   async (t) => {

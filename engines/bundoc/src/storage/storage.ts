@@ -50,7 +50,10 @@ export interface StorageOptions {
   encryptionKey?: Uint8Array;
   /** Checkpoint automatically once the WAL grew by this many bytes (default 64 MiB). */
   checkpointBytes?: number;
-  /** ... or this long after the last checkpoint when there were commits (default 60 s; 0 disables). */
+  /**
+   * ... or once the oldest commit not yet in a checkpoint is this old (default 60 s), or once writes
+   * pause (see IDLE_CHECKPOINT_MS); 0 disables both.
+   */
   checkpointIntervalMs?: number;
   /** WAL segment size before rotation (default 32 MiB). */
   walSegmentBytes?: number;
@@ -164,6 +167,15 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  */
 const WAL_LIMIT_FACTOR = 3;
 /**
+ * A store whose commits paused this long, with at least 1/IDLE_CHECKPOINT_SHARE of checkpointBytes logged
+ * since its last checkpoint, checkpoints in the pause: a bulk load then gets its checkpoint while the disk
+ * is free, not in the next burst of writes (where the timer or the size would put it, sharing the disk
+ * with their fsyncs), and recovery after a crash has less log to replay. The share keeps writers that
+ * pause often from checkpointing for every few commits.
+ */
+const IDLE_CHECKPOINT_MS = 1000;
+const IDLE_CHECKPOINT_SHARE = 16;
+/**
  * A checkpoint writes its pages a slice at a time (encoding tens of MB at once held the event loop for
  * 100-200 ms): a slice of this long per turn of the event loop, and one of COMMIT_SLICE_MS after each
  * commit, so writers in a tight loop (whose commits may never leave the microtask queue) keep it moving.
@@ -244,7 +256,10 @@ export class Storage implements TxHost {
   #walBytesAtCheckpoint = 0;
   /** The pages the running checkpoint captured and has not written yet (see #checkpoint). */
   #unwritten: { nodes: TreeNode[]; next: number; wake?: () => void } | undefined;
-  #lastCheckpointAt = Date.now();
+  /** When the oldest commit not in a checkpoint (nor in the one running) was appended (timed checkpoints). */
+  #oldestUncheckpointedAt: number | undefined;
+  /** When the last commit was appended (idle checkpoints). */
+  #lastCommitAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -471,8 +486,13 @@ export class Storage implements TxHost {
     if (this.#opts.checkpointIntervalMs <= 0) return;
     this.#timer = setInterval(
       () => {
-        const due = Date.now() - this.#lastCheckpointAt >= this.#opts.checkpointIntervalMs;
-        if (due && this.#wal.lastLsn > this.#meta.checkpointLsn) this.#autoCheckpoint();
+        const now = Date.now();
+        const oldest = this.#oldestUncheckpointedAt;
+        const due = oldest !== undefined && now - oldest >= this.#opts.checkpointIntervalMs;
+        const idle =
+          now - this.#lastCommitAt >= IDLE_CHECKPOINT_MS &&
+          this.#walGrowth() * IDLE_CHECKPOINT_SHARE >= this.#opts.checkpointBytes;
+        if ((due || idle) && this.#wal.lastLsn > this.#meta.checkpointLsn) this.#autoCheckpoint();
       },
       Math.max(50, Math.min(1000, this.#opts.checkpointIntervalMs)),
     );
@@ -752,6 +772,8 @@ export class Storage implements TxHost {
   /** Appends a commit record, applies it, then waits for the durability the mode promises. */
   async #log(ops: Op[], keyStrings?: readonly string[]): Promise<void> {
     const time = Date.now();
+    this.#lastCommitAt = time;
+    this.#oldestUncheckpointedAt ??= time;
     if (this.#opts.preImages) this.#addPreImages(ops, this.#opts.preImages);
     const lsn = this.#wal.append(encodeOps(ops, time));
     this.#unannounced.push({ lsn, time, ops });
@@ -947,9 +969,14 @@ export class Storage implements TxHost {
     return this.#wal.stats().bytes >= WAL_LIMIT_FACTOR * this.#opts.checkpointBytes;
   }
 
+  /** Bytes logged since the last checkpoint. */
+  #walGrowth(): number {
+    return this.#wal.stats().bytes - this.#walBytesAtCheckpoint;
+  }
+
   #maybeAutoCheckpoint(): void {
     if (this.#checkpointsPending > 0) return;
-    const grown = this.#wal.stats().bytes - this.#walBytesAtCheckpoint >= this.#opts.checkpointBytes;
+    const grown = this.#walGrowth() >= this.#opts.checkpointBytes;
     if (grown || this.#walOverLimit()) this.#autoCheckpoint();
   }
 
@@ -1001,6 +1028,7 @@ export class Storage implements TxHost {
     const pager = this.#pager;
     // --- synchronous snapshot: nothing else runs between here and the first await ---
     const cpLsn = this.#wal.lastLsn;
+    this.#oldestUncheckpointedAt = undefined;
     const previousCpLsn = this.#meta.checkpointLsn;
     const unwritten: { nodes: TreeNode[]; next: number; wake?: () => void } = {
       nodes: pager.dirtyNodes(),
@@ -1073,7 +1101,6 @@ export class Storage implements TxHost {
     this.#held = retiring;
     this.#retiring = [];
     this.checkpoints++;
-    this.#lastCheckpointAt = Date.now();
     await this.#wal.rotate();
     // The WAL after the previous checkpoint stays: recovery from the other meta page replays it.
     await this.#wal.dropSegmentsUpTo(previousCpLsn, this.#opts.walRetentionBytes);
