@@ -85,6 +85,8 @@ export const E = {
   NOT_FLOAT: new ErrorReply('ERR value is not a valid float'),
   OVERFLOW: new ErrorReply('ERR increment or decrement would overflow'),
   NAN: new ErrorReply('ERR increment would produce NaN or Infinity'),
+  /** HINCRBYFLOAT's reply to an infinite increment, before it reads the key. */
+  NOT_FINITE: new ErrorReply('ERR value is NaN or Infinity'),
   NO_KEY: new ErrorReply('ERR no such key'),
   INDEX_RANGE: new ErrorReply('ERR index out of range'),
   DB_RANGE: new ErrorReply('ERR DB index is out of range'),

@@ -209,6 +209,22 @@ t.test('databases sharing one cache keep apart; closing one drops its entries', 
   t.equal(Bundoc.sharedDocumentCache?.stats().entries, 0);
 });
 
+t.test('a dropped collection leaves no decoder shapes behind', async (t) => {
+  const db = await Bundoc.open(path.join(await tmp(t), 'db'), { durability: 'off' });
+  t.teardown(() => db.close());
+  for (let round = 0; round < 3; round++) {
+    await db.collection('a').insertOne({ _id: round, v: round });
+    await db.collection('b').insertOne({ _id: round, w: round });
+    t.same(await db.collection('a').find({ v: round }).toArray(), [{ _id: round, v: round }]);
+    t.same(await db.collection('b').find({}).toArray(), [{ _id: round, w: round }]);
+    t.equal(db.documentCacheStats().shapeTrees, 2, 'one shape trie per collection read');
+    await db.dropCollection('b');
+    t.equal(db.documentCacheStats().shapeTrees, 1, "the dropped collection's is gone");
+    await db.dropCollection('a');
+    t.equal(db.documentCacheStats().shapeTrees, 0);
+  }
+});
+
 t.test('small plain documents bypass the cache; small compressed ones go through it', async (t) => {
   const db = await Bundoc.open(path.join(await tmp(t), 'db'), {
     durability: 'off',
@@ -242,6 +258,6 @@ t.test('invalid budgets are refused', async (t) => {
   const db = await Bundoc.open(path.join(dir, 'ok'), { durability: 'off', documentCacheBytes: 0 });
   await db.collection('c').insertOne({ _id: 1 });
   for (let i = 0; i < 3; i++) t.same(await db.collection('c').get(1), { _id: 1 });
-  t.same(db.documentCacheStats(), { bytes: 0, usedBytes: 0, entries: 0, hits: 0, misses: 0 });
+  t.same(db.documentCacheStats(), { bytes: 0, usedBytes: 0, entries: 0, hits: 0, misses: 0, shapeTrees: 1 });
   await db.close();
 });

@@ -155,12 +155,10 @@ function incr(c: Client, argv: string[], e: Engine): Reply {
 }
 
 /** HINCRBYFLOAT refuses an infinite increment before looking at the key (Redis 7.0). */
-const INCR_NOT_FINITE = err('ERR value is NaN or Infinity');
-
 function incrFloat(c: Client, argv: string[], e: Engine): Reply {
   const by = parseLongDouble(argv[3]!);
   if (by === null) return E.NOT_FLOAT;
-  if (by.inf) return INCR_NOT_FINITE;
+  if (by.inf) return E.NOT_FINITE;
   const h = hashForWrite(c, argv[1]!);
   if (h instanceof ErrorReply) return h;
   const cur = h.get(argv[2]!);

@@ -176,8 +176,12 @@ export class Bundoc {
   static readonly #noDocumentCache = new DocumentCache(0);
 
   /** The document cache's budget, use and hit counts (shared with other databases when configured so). */
-  documentCacheStats(): DocumentCacheStats {
-    return this.#core.docs.cache.stats();
+  /**
+   * The document cache's figures (shared by the databases using one cache), and `shapeTrees`: the
+   * collections whose document shapes this database's decoder keeps.
+   */
+  documentCacheStats(): DocumentCacheStats & { shapeTrees: number } {
+    return { ...this.#core.docs.cache.stats(), shapeTrees: this.#core.docs.shapeTrees };
   }
 
   /** The underlying store (for stats, checkpoints and backups). */

@@ -128,6 +128,7 @@ export class SchemaOps {
       this.#core.security.audit(name, 'dropCollection');
       // Trees go after the catalog entry commits; a crash in between leaves orphans that open() drops.
       await this.#core.storage.dropTree(docTree(meta));
+      this.#core.docs.forgetTree(docTree(meta));
       for (const ix of meta.indexes) await this.#core.storage.dropTree(indexTree(ix));
       return true;
     });

@@ -238,6 +238,22 @@ export class DocumentCacheSpace {
     return this.cache.decode(this.#space, slot, key, bytes, json, shapes);
   }
 
+  /** Trees whose documents' shapes this space keeps. */
+  get shapeTrees(): number {
+    return this.#shapes.size;
+  }
+
+  /**
+   * Forgets a dropped tree's shapes and slot (a re-created collection gets a new tree). A reader still on
+   * a snapshot of it may bring them back, until the database closes.
+   */
+  forgetTree(tree: string): void {
+    const s = this.#slots.get(tree);
+    if (s === undefined) return;
+    this.#slots.delete(tree);
+    this.#shapes.delete(s);
+  }
+
   /** Drops this database's entries (on close). */
   forget(): void {
     this.cache.forget(this.#space);
