@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { Storage } from '../src/storage/index.js';
+import { Storage, ValueRange } from '../src/storage/index.js';
 import type { RangeOptions } from '../src/storage/validate.js';
 
 // Transaction.eachView (the callback scan behind document scans) against rangeViews (the iterator):
@@ -113,4 +113,69 @@ t.test('eachView visits what rangeViews yields, in order, and stops when told', 
   );
   t.ok(checked >= 120, `${checked} ranges compared`);
   t.ok(direct >= 60, `${direct} scans straight from the tree`);
+});
+
+t.test('getRange points at exactly the bytes getView returns, for every kind of read', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-getrange-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const st = await Storage.open(dir, { durability: 'off', checkpointIntervalMs: 0, pageSize: 4096 });
+  t.teardown(() => st.close());
+  const out = new ValueRange();
+  let compared = 0;
+  let packed = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 0, max: 600 }), { minLength: 20, maxLength: 500 }),
+      fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 60 }),
+      fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 40 }),
+      fc.boolean(),
+      fc.boolean(),
+      async (base, later, own, checkpoint, quiet) => {
+        const tree = `g${compared}`;
+        await st.transaction((tx) => {
+          for (const i of base) tx.put(tree, key(i), value('v', i));
+        });
+        // Checkpointed leaves are read in their pages (ranges of the page); the others hold views.
+        if (checkpoint) await st.checkpoint();
+        const reader = st.begin();
+        // `quiet`: no later writes, so checkpointed leaves stay packed.
+        await st.transaction((tx) => {
+          for (const i of quiet ? [] : later) {
+            if (i % 3 === 0) tx.delete(tree, key(i));
+            else tx.put(tree, key(i), value('w', i));
+          }
+        });
+        for (const i of own) {
+          if (i % 4 === 0) reader.delete(tree, key(i));
+          else reader.put(tree, key(i), value('o', i));
+        }
+        const late = st.begin();
+        for (const tx of [reader, late]) {
+          for (let i = -1; i <= 601; i++) {
+            const view = tx.getView(tree, key(i));
+            const found = tx.getRange(tree, key(i), out);
+            const got = found ? str(out.buf.subarray(out.start, out.end)) : undefined;
+            const want = view === undefined ? undefined : str(view);
+            if (got !== want || (found && out.overflow !== undefined)) {
+              t.equal(got, want, `key ${i} (${tx === late ? 'late' : 'first'} reader)`);
+              return false;
+            }
+            if (found && out.end - out.start < out.buf.length) packed++;
+            compared++;
+          }
+        }
+        reader.abort();
+        late.abort();
+        return true;
+      },
+    ),
+    { numRuns: 40 },
+  );
+  t.ok(compared >= 40 * 2 * 603, `${compared} reads compared`);
+  t.ok(packed > 100, `${packed} values read as a range of a larger buffer (a page)`);
+  // Absent tree, bad arguments: as getView.
+  const tx = st.begin();
+  t.equal(tx.getRange('no-such-tree', key(1), out), false);
+  t.throws(() => tx.getRange('', key(1), out));
+  tx.abort();
 });

@@ -16,6 +16,7 @@ import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
 import { upsertDocument } from '../query/upsert.js';
 import type { AuthContext } from '../security/context.js';
+import { ValueRange } from '../storage/btree.js';
 import {
   auditQuery,
   type CallOptions,
@@ -34,6 +35,9 @@ import { ID_INDEX_NAME, type IndexOptions } from './index-spec.js';
 import { applyTouches, checkReferences, deleteWithReferences, type Touch } from './references.js';
 import type { SchemaOps } from './schema-ops.js';
 import { bytesEqual, Inserter, writeDocument } from './writes.js';
+
+/** Where get() finds its document (reused: read and decoded synchronously, see ValueRange). */
+const GET_RANGE = new ValueRange();
 
 export interface InsertOneResult {
   _id: DocId;
@@ -364,9 +368,11 @@ export class Collection<T extends object = Document> {
       if (meta) {
         const tree = docTree(meta);
         const key = idKey(checked);
-        // Decoded at once, not kept: no copy needed.
-        const bytes = s.tx.getView(tree, key);
-        if (bytes !== undefined) doc = s.core.docs.decode(s.core.docs.slot(tree), key, bytes) as T;
+        // Decoded at once where it lies: no copy, no view.
+        if (s.tx.getRange(tree, key, GET_RANGE)) {
+          const { buf, start, end } = GET_RANGE;
+          doc = s.core.docs.decodeRange(s.core.docs.slot(tree), key, buf, start, end) as T;
+        }
       }
       const sec = this.#core.security.of(this.name);
       if (ctx.admin === true || sec.hasRules) sec.checkRead(doc, ctx);

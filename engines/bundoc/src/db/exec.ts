@@ -6,7 +6,7 @@ import { filterNeedles, NeedleSieve, type Needles } from '../query/needles.js';
 import { compileProjection, type Projector } from '../query/projection.js';
 import { compileSort, sortDocuments } from '../query/sort.js';
 import type { AuthContext } from '../security/context.js';
-import type { ValueSieve } from '../storage/btree.js';
+import { ValueRange, type ValueSieve } from '../storage/btree.js';
 import { copyOut } from '../storage/copy-out.js';
 import { type CollectionMeta, docTree, indexTree } from './catalog.js';
 import type { Scope } from './core.js';
@@ -216,6 +216,8 @@ export function scan(
   const primary = plan.index !== undefined && isPrimary(plan.index);
   const docs = scope.core.docs;
   const slot = docs.slot(dtree);
+  // Where a document fetched by key lies, for decoding it there (withBytes false, nothing to sieve).
+  const range = new ValueRange();
   // `owned`: bytes and key are the caller's copies; otherwise the store's own (rangeViews), copied here
   // only for the documents that pass the needles.
   const sieve = needles === undefined ? undefined : new NeedleSieve(needles);
@@ -245,6 +247,14 @@ export function scan(
   if (!plan.index || primary) {
     for (const r of ranges) {
       if (r.point !== undefined) {
+        if (!withBytes && sieve === undefined) {
+          if (!tx.getRange(dtree, r.point, range)) continue;
+          stats.keysExamined++;
+          stats.docsExamined++;
+          const doc = docs.decodeRange(slot, r.point, range.buf, range.start, range.end);
+          if (!visit(doc, NO_BYTES, r.point)) return;
+          continue;
+        }
         const bytes = tx.getView(dtree, r.point);
         if (bytes === undefined) continue;
         stats.keysExamined++;
@@ -278,6 +288,12 @@ export function scan(
       seen.add(s);
     }
     if (!withBytes) {
+      if (sieve === undefined) {
+        // Decoded where it lies (no bytes go to `visit` when withBytes is false).
+        if (!tx.getRange(dtree, key, range)) return true;
+        stats.docsExamined++;
+        return visit(docs.decodeRange(slot, key, range.buf, range.start, range.end), NO_BYTES, key);
+      }
       const view = tx.getView(dtree, key);
       return view === undefined || onDocument(key, view, false, false);
     }

@@ -136,15 +136,28 @@ export function isPlainDocumentAt(bytes: Uint8Array, at: number): boolean {
 
 /** The document of what documentJson returned; `shapes`: its collection's (see DecodeShapes). */
 export function parseDocumentJson(json: Uint8Array, shapes?: DecodeShapes): Document {
+  return parsePlainDocumentAt(json, 0, json.length, shapes);
+}
+
+/**
+ * The document stored as bytes[start..end) when it is plain (isPlainDocumentAt: its JSON follows the
+ * header byte as is), decoded where it lies.
+ */
+export function parsePlainDocumentAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  shapes?: DecodeShapes,
+): Document {
   let doc: unknown;
   try {
-    doc = decodeJson(json, 1, json.length, shapes); // after the header byte
+    doc = decodeJson(bytes, start + 1, end, shapes); // after the header byte
   } catch (e) {
     const what = e instanceof TypeError ? 'invalid UTF-8' : 'invalid JSON';
     throw new DocumentDecodeError(`${what} (${(e as Error).message})`);
   }
   if (!isPlainObject(doc)) throw new DocumentDecodeError('the JSON is not an object');
-  if (json[0]! & FLAG_TYPED) reviveTyped(doc, 0);
+  if (bytes[start]! & FLAG_TYPED) reviveTyped(doc, 0);
   return doc;
 }
 

@@ -1,6 +1,12 @@
 import { ByteArena } from '../storage/copy-out.js';
 import { InvalidArgumentError } from '../storage/errors.js';
-import { type Document, documentJson, isPlainDocumentAt, parseDocumentJson } from './codec.js';
+import {
+  type Document,
+  documentJson,
+  isPlainDocumentAt,
+  parseDocumentJson,
+  parsePlainDocumentAt,
+} from './codec.js';
 import { DecodeShapes } from './json-decode.js';
 import { cloneValue } from './validate.js';
 
@@ -230,12 +236,29 @@ export class DocumentCacheSpace {
   }
 
   decode(slot: number, key: Uint8Array, bytes: Uint8Array, json?: Uint8Array): Document {
+    return this.cache.decode(this.#space, slot, key, bytes, json, this.#shapesOf(slot));
+  }
+
+  /**
+   * decode() of the document stored as bytes[start..end) (see ValueRange): a small plain one, which the
+   * cache would not keep, is decoded where it lies, with no view made of it.
+   */
+  decodeRange(slot: number, key: Uint8Array, bytes: Uint8Array, start: number, end: number): Document {
+    const n = end - start;
+    if (n > 0 && (this.cache.bytes === 0 || n < MIN_CACHED_BYTES) && isPlainDocumentAt(bytes, start)) {
+      return parsePlainDocumentAt(bytes, start, end, this.#shapesOf(slot));
+    }
+    const view = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+    return this.decode(slot, key, view);
+  }
+
+  #shapesOf(slot: number): DecodeShapes {
     let shapes = this.#shapes.get(slot);
     if (shapes === undefined) {
       shapes = new DecodeShapes();
       this.#shapes.set(slot, shapes);
     }
-    return this.cache.decode(this.#space, slot, key, bytes, json, shapes);
+    return shapes;
   }
 
   /** Trees whose documents' shapes this space keeps. */

@@ -1,3 +1,4 @@
+export { ValueRange } from './btree.js';
 export { MAX_VALUE_BYTES, maxKeyBytes, PAGE_SIZES, type PageSize } from './constants.js';
 export {
   BundocError,

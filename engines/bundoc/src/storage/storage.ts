@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Bound, BTree, PutCursor, type ValueSieve } from './btree.js';
+import { type Bound, BTree, PutCursor, type ValueRange, type ValueSieve } from './btree.js';
 import { blobSize, type CheckpointBlob, decodeBlob, encodeBlob } from './checkpoint-blob.js';
 import {
   DATA_FILE,
@@ -580,6 +580,22 @@ export class Storage implements TxHost {
     const out = lv === undefined ? undefined : view ? this.#view(lv) : this.#materialize(lv);
     this.#pager.evict();
     return out;
+  }
+
+  /** readAt(…, view: true) into `out` (see BTree.getRange); false when the key is absent. */
+  readRangeAt(tree: string, key: Uint8Array, snapshot: number, out: ValueRange): boolean {
+    const drop = this.#versions.dropAfter(tree, snapshot);
+    const v = this.#versions.lookup(tree, key, snapshot, drop?.seq ?? Number.POSITIVE_INFINITY);
+    if (v) {
+      if (v.before === undefined) return false;
+      out.whole(v.before);
+      return true;
+    }
+    const root = drop ? drop.root : this.#catalog.get(tree);
+    if (root === undefined || !this.#btree.getRange(root, key, out)) return false;
+    if (out.overflow !== undefined) out.whole(this.#view(out.overflow));
+    this.#pager.evict();
+    return true;
   }
 
   /** A leaf value's bytes without a copy where they are inline (see Transaction.rangeViews). */

@@ -1,4 +1,4 @@
-import type { Bound, ValueSieve } from './btree.js';
+import type { Bound, ValueRange, ValueSieve } from './btree.js';
 import { copyOut, ownedCopy } from './copy-out.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import type { PutNote } from './ops.js';
@@ -36,6 +36,7 @@ export interface TxHost {
   readonly maxKey: number;
   assertUsable(): void;
   readAt(tree: string, key: Uint8Array, snapshot: number, view?: boolean): Uint8Array | undefined;
+  readRangeAt(tree: string, key: Uint8Array, snapshot: number, out: ValueRange): boolean;
   scanAt(
     tree: string,
     from: Bound | undefined,
@@ -122,6 +123,23 @@ export class Transaction {
     const own = this.writes.get(tree)?.get(keyString(key));
     if (own) return own.value;
     return this.#host.readAt(tree, key, this.snapshot, true);
+  }
+
+  /**
+   * getView() without even a view: fills `out` with where the store's own bytes lie (see ValueRange),
+   * to read at once and never modify; false when the key is absent.
+   */
+  getRange(tree: string, key: Uint8Array, out: ValueRange): boolean {
+    this.#assertOpen();
+    checkTree(tree);
+    checkKey(key, this.#host.maxKey);
+    const own = this.writes.get(tree)?.get(keyString(key));
+    if (own) {
+      if (own.value === undefined) return false;
+      out.whole(own.value);
+      return true;
+    }
+    return this.#host.readRangeAt(tree, key, this.snapshot, out);
   }
 
   /**
