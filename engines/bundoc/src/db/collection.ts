@@ -313,7 +313,7 @@ export class Collection<T extends object = Document> {
       // Touches first: a document both referenced and updated here keeps its new version.
       applyTouches(s, touches);
       for (const { row, enc } of plans) {
-        writeDocument(s, meta!, row.key, row.doc, enc);
+        writeDocument(s, meta!, row.key, row.doc, enc, undefined, compiled.fields);
         modified++;
       }
       let upsertedId: DocId | null = null;

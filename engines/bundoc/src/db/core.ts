@@ -52,7 +52,7 @@ export class DbCore {
 
   /** Makes a committed scope's catalog changes visible to later operations. */
   install(scope: Scope): void {
-    for (const [name, meta] of scope.created) {
+    for (const [name, meta] of scope.createdEntries()) {
       const cur = this.catalog.get(name);
       // Schema changes replace the entry (under the exclusive lock); implicit creation only fills a gap.
       if (scope.schemaChange || !cur || cur.id !== meta.id) {
@@ -114,11 +114,13 @@ export function backoff(attempt: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 1 + attempt * 2)));
 }
 
+const NO_CREATED: ReadonlyMap<string, CollectionMeta> = new Map();
+
 /** One storage transaction plus the catalog changes it made (visible to itself before commit). */
 export class Scope {
   readonly core: DbCore;
   readonly tx: Transaction;
-  readonly created = new Map<string, CollectionMeta>();
+  #created: Map<string, CollectionMeta> | undefined;
   /** Set by index builds and drops, whose catalog entries replace the installed ones. */
   schemaChange = false;
   /** Set when an operation failed after writing part of its changes; the transaction cannot commit. */
@@ -131,8 +133,19 @@ export class Scope {
     this.tx = tx;
   }
 
+  /** The collections this scope created or changed (made on first use: most scopes change none). */
+  get created(): Map<string, CollectionMeta> {
+    this.#created ??= new Map();
+    return this.#created;
+  }
+
+  /** The entries of `created`, without making the map. */
+  createdEntries(): Iterable<[string, CollectionMeta]> {
+    return this.#created ?? NO_CREATED;
+  }
+
   meta(name: string): CollectionMeta | undefined {
-    return this.created.get(name) ?? this.core.catalog.get(name) ?? this.#stored(name);
+    return this.#created?.get(name) ?? this.core.catalog.get(name) ?? this.#stored(name);
   }
 
   /** A collection committed moments ago may not be installed yet; the snapshot is the truth. */

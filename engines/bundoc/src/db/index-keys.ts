@@ -20,6 +20,8 @@ export class IndexKeyer {
   readonly meta: IndexMeta;
   /** The index's storage tree. */
   readonly tree: string;
+  /** The top-level fields the index's paths start with. */
+  readonly topFields: readonly string[];
   readonly #readers: PathReader[];
   readonly #dirs: Array<1 | -1>;
   readonly #maxKey: number;
@@ -27,6 +29,7 @@ export class IndexKeyer {
   constructor(meta: IndexMeta, maxKey: number) {
     this.meta = meta;
     this.tree = indexTree(meta);
+    this.topFields = meta.fields.map((f) => splitPath(f.path)![0]!);
     this.#readers = meta.fields.map((f) => compilePathReader(splitPath(f.path)!));
     this.#dirs = meta.fields.map((f) => f.dir);
     this.#maxKey = maxKey;

@@ -25,17 +25,25 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Every index change replacing `oldDoc` by `newDoc` (either may be absent) implies, checked. */
+/**
+ * Every index change replacing `oldDoc` by `newDoc` (either may be absent) implies, checked. Where both
+ * are present and only the top-level fields `changed` may differ, indexes on other fields are skipped:
+ * their keys are the same for both versions.
+ */
 function indexChanges(
   s: Scope,
   meta: CollectionMeta,
   oldDoc: Document | undefined,
   newDoc: Document | undefined,
   key: Uint8Array,
+  changed: ReadonlySet<string> | undefined,
 ): IndexChange[] {
   const out: IndexChange[] = [];
   for (const ix of meta.indexes) {
     const keyer = s.core.keyer(ix);
+    if (changed !== undefined && oldDoc !== undefined && newDoc !== undefined) {
+      if (!keyer.topFields.some((f) => changed.has(f))) continue;
+    }
     const tree = keyer.tree;
     const after = newDoc ? keyer.entries(newDoc, key) : undefined;
     let puts = after?.keys ?? [];
@@ -64,7 +72,8 @@ function indexChanges(
 /**
  * Replaces the stored version of the document at `key`: `oldDoc` is what is stored (undefined: nothing),
  * `next` the new version (undefined: delete). Index entries follow. Throws DuplicateKeyError (unique
- * index) or InvalidDocumentError (unindexable value) before writing anything.
+ * index) or InvalidDocumentError (unindexable value) before writing anything. `changed`: the top-level
+ * fields that may differ between the versions (an update's), undefined where any may.
  */
 export function writeDocument(
   s: Scope,
@@ -73,8 +82,9 @@ export function writeDocument(
   oldDoc: Document | undefined,
   next: { doc: Document; bytes: Uint8Array } | undefined,
   deferred?: DeferredPuts,
+  changed?: ReadonlySet<string>,
 ): void {
-  const changes = indexChanges(s, meta, oldDoc, next?.doc, key);
+  const changes = indexChanges(s, meta, oldDoc, next?.doc, key, changed);
   if (next) s.put(docTree(meta), key, next.bytes, oldDoc === undefined ? 'insert' : undefined);
   else s.delete(docTree(meta), key);
   for (const c of changes) {

@@ -1,3 +1,4 @@
+import { keyCopy } from '../storage/copy-out.js';
 import { KeyEncodingError } from './errors.js';
 import { isPlainObject, MaxKeyType, MinKeyType } from './types.js';
 
@@ -178,7 +179,7 @@ export class KeyWriter {
   }
 
   take(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return keyCopy(this.buf, 0, this.len);
   }
 }
 

@@ -21,6 +21,11 @@ export interface CompiledUpdate {
   /** Every path the update may write or remove (for index maintenance); empty for replacements. */
   readonly paths: readonly string[];
   /**
+   * The top-level fields the update may change (an index on none of them keeps its entries); undefined
+   * for replacements, which may change any.
+   */
+  readonly fields: ReadonlySet<string> | undefined;
+  /**
    * The updated document. The input is never modified; when the update cannot be applied to this
    * document (UpdateConflictError) nothing has changed.
    */
@@ -100,6 +105,7 @@ export function compileUpdate(update: unknown): CompiledUpdate {
   return {
     kind: 'operators',
     paths,
+    fields: new Set(claimed.map((c) => c.parts[0]!)),
     apply(doc, options) {
       const out = cloneValue(doc);
       const now = options?.now ?? new Date();
@@ -372,6 +378,7 @@ function compileReplacement(replacement: Record<string, unknown>): CompiledUpdat
   return {
     kind: 'replacement',
     paths: [],
+    fields: undefined,
     apply(doc) {
       if (hasId && hasOwn(doc, '_id') && !valuesEqual(replacement._id, doc._id)) {
         throw new UpdateConflictError('_id', 'a replacement cannot change _id');

@@ -241,23 +241,37 @@ function within(key: Uint8Array, lo: Uint8Array | undefined, hi: Uint8Array | un
   return (lo === undefined || compareBytes(key, lo) >= 0) && (hi === undefined || compareBytes(key, hi) < 0);
 }
 
+/** Path slots a PutCursor starts with (deeper trees grow its arrays). */
+const CURSOR_SLOTS = 16;
+
 /**
  * The writable root-to-leaf path of the last put, with the key interval each node covers. Only valid
  * while nothing else touches the tree: callers reset it (or use a new one) after anything but a put.
  */
 export class PutCursor {
   root = -1;
-  /** nodes[0] is the root, the last one the leaf; all writable (allocated this epoch). */
-  nodes: TreeNode[] = [];
+  /** Nodes on the path: nodes[0, depth); nodes[0] is the root, the last one the leaf. */
+  depth = 0;
+  /** nodes[l]: all writable (allocated this epoch). */
+  readonly nodes: TreeNode[] = new Array(CURSOR_SLOTS);
   /** idxs[l]: the child of nodes[l] that nodes[l + 1] is. */
-  idxs: number[] = [];
+  readonly idxs: number[] = new Array(CURSOR_SLOTS).fill(0);
   /** The interval [los[l], his[l]) of keys nodes[l] covers (undefined: unbounded). */
-  los: Array<Uint8Array | undefined> = [];
-  his: Array<Uint8Array | undefined> = [];
+  readonly los: Array<Uint8Array | undefined> = new Array(CURSOR_SLOTS);
+  readonly his: Array<Uint8Array | undefined> = new Array(CURSOR_SLOTS);
 
+  /**
+   * Forgets the path. The arrays are kept at their size and written by index: new ones per put (or a
+   * length set to 0, which drops their storage) were ~1 KB of garbage per commit.
+   */
   reset(): void {
     this.root = -1;
-    this.nodes = [];
+    for (let l = 0; l < this.depth; l++) {
+      this.nodes[l] = undefined as unknown as TreeNode;
+      this.los[l] = undefined;
+      this.his[l] = undefined;
+    }
+    this.depth = 0;
   }
 }
 
@@ -357,32 +371,32 @@ export class BTree {
   #seek(root: number, key: Uint8Array, cur: PutCursor): LeafNode {
     const pager = this.#pager;
     let level = 0;
-    if (cur.root === root && cur.nodes.length > 0) {
-      level = cur.nodes.length - 1;
+    if (cur.root === root && cur.depth > 0) {
+      level = cur.depth - 1;
       while (level > 0 && !within(key, cur.los[level], cur.his[level])) level--;
-      cur.nodes.length = level + 1;
-      cur.los.length = level + 1;
-      cur.his.length = level + 1;
-      cur.idxs.length = level;
     } else {
-      cur.nodes = [pager.writable(pager.node(root))];
-      cur.los = [undefined];
-      cur.his = [undefined];
-      cur.idxs = [];
+      cur.nodes[0] = pager.writable(pager.node(root));
+      cur.los[0] = undefined;
+      cur.his[0] = undefined;
     }
-    let node = cur.nodes[level];
+    let node = cur.nodes[level]!;
     while (node.kind === 'branch') {
       const i = nodeUpper(node, key, true);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
-      cur.idxs.push(i);
-      cur.los.push(i > 0 ? node.keys[i - 1] : cur.los[cur.los.length - 1]);
-      cur.his.push(i < node.keys.length ? node.keys[i] : cur.his[cur.his.length - 1]);
-      cur.nodes.push(w);
+      cur.idxs[level] = i;
+      cur.los[level + 1] = i > 0 ? node.keys[i - 1] : cur.los[level];
+      cur.his[level + 1] = i < node.keys.length ? node.keys[i] : cur.his[level];
+      cur.nodes[level + 1] = w;
+      level++;
       node = w;
     }
-    cur.root = cur.nodes[0].pgno;
+    // Slots past the new depth keep stale nodes until reset(): cleared there.
+    if (level + 1 < cur.depth)
+      for (let l = level + 1; l < cur.depth; l++) cur.nodes[l] = undefined as unknown as TreeNode;
+    cur.depth = level + 1;
+    cur.root = cur.nodes[0]!.pgno;
     return node;
   }
 
@@ -419,7 +433,7 @@ export class BTree {
     }
     leaf.lsn = lsn;
     if (leaf.size > this.capacity) {
-      const path = cursor.nodes.slice(0, -1) as BranchNode[];
+      const path = cursor.nodes.slice(0, cursor.depth - 1) as BranchNode[];
       newRoot = this.#splitUp(leaf, path, cursor.idxs, lsn, appended);
       cursor.reset(); // the path and its key intervals changed
     }

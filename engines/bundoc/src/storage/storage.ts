@@ -234,6 +234,8 @@ export class Storage implements TxHost {
   readonly #btree: BTree;
   readonly #wal: Wal;
   readonly #versions = new VersionStore();
+  /** The path of consecutive puts within one #apply (reused: its arrays were garbage per commit). */
+  readonly #putCursor = new PutCursor();
   readonly #catalog = new Map<string, number>();
   readonly #active = new Set<Transaction>();
   readonly #opts: ResolvedOptions;
@@ -906,7 +908,22 @@ export class Storage implements TxHost {
   #apply(ops: Op[], lsn: number, keepVersions: boolean, keyStrings?: readonly string[]): void {
     // Consecutive puts (in key order, see commitTx) reuse the path of the previous one. Valid for this
     // synchronous call only: nothing is evicted and no checkpoint starts before it returns.
-    const cursor = new PutCursor();
+    const cursor = this.#putCursor;
+    cursor.reset();
+    try {
+      this.#applyOps(ops, lsn, keepVersions, cursor, keyStrings);
+    } finally {
+      cursor.reset(); // it holds nodes: not past this call
+    }
+  }
+
+  #applyOps(
+    ops: Op[],
+    lsn: number,
+    keepVersions: boolean,
+    cursor: PutCursor,
+    keyStrings: readonly string[] | undefined,
+  ): void {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       if (op.kind !== 'put') cursor.reset();

@@ -47,12 +47,10 @@ export class VersionStore {
       t = new SortedKeys();
       this.#trees.set(tree, t);
     }
-    let kv = t.get(keyStr);
-    if (!kv) {
-      kv = { key, versions: [] };
-      t.set(keyStr, kv);
-    }
-    kv.versions.push({ seq, before });
+    const kv = t.get(keyStr);
+    // A literal of one: an empty array's first push reserves room for 17.
+    if (!kv) t.set(keyStr, { key, versions: [{ seq, before }] });
+    else kv.versions.push({ seq, before });
     this.#lastSeq.set(tree, seq);
     this.#queue.push({ seq, tree, key: keyStr });
   }

@@ -36,6 +36,8 @@ interface Segment {
   size: number;
   /** Length of the file: size plus zeros written ahead (the current segment only). */
   allocated: number;
+  /** The file's path, once a sync needed it. */
+  path?: string;
 }
 
 interface Waiter {
@@ -535,7 +537,9 @@ export class Wal {
   async #syncNow(): Promise<void> {
     const upTo = this.#writtenLsn;
     if (this.#durableLsn < upTo) {
-      const file = path.join(this.dir, this.#segments.at(-1)!.file);
+      const seg = this.#segments.at(-1)!;
+      seg.path ??= path.join(this.dir, seg.file); // once per segment, not per commit
+      const file = seg.path;
       // Only a sync somebody waits for blocks the thread ('full': every commit, which has not asked yet
       // when its append starts this flush); 'normal' mode's timed syncs stay in the pool.
       if (this.#inlineSync && (this.durability === 'full' || this.#durable.length > 0))
