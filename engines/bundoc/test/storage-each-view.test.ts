@@ -130,13 +130,21 @@ t.test('getRange points at exactly the bytes getView returns, for every kind of 
       fc.array(fc.integer({ min: 0, max: 600 }), { maxLength: 40 }),
       fc.boolean(),
       fc.boolean(),
-      async (base, later, own, checkpoint, quiet) => {
+      fc.array(fc.nat(), { maxLength: 30 }),
+      async (base, later, own, checkpoint, quiet, replace) => {
         const tree = `g${compared}`;
         await st.transaction((tx) => {
           for (const i of base) tx.put(tree, key(i), value('v', i));
         });
         // Checkpointed leaves are read in their pages (ranges of the page); the others hold views.
         if (checkpoint) await st.checkpoint();
+        // Values replaced, nothing inserted or deleted: a packed leaf stays packed, patched (LeafNode).
+        await st.transaction((tx) => {
+          for (const j of replace) {
+            const i = base[j % base.length]!;
+            tx.put(tree, key(i), value(j % 2 === 0 ? 'r' : 'longer replacement', i));
+          }
+        });
         const reader = st.begin();
         // `quiet`: no later writes, so checkpointed leaves stay packed.
         await st.transaction((tx) => {

@@ -306,9 +306,8 @@ export class BTree {
     // Key heads often prove the match without reading the key's bytes (a cache miss or two).
     if (node.offs !== null) {
       const off = node.offs[pos]!;
-      return exactLower || comparePacked(node.page!, off, key, 0) === 0
-        ? packedValue(node.page!, off)
-        : undefined;
+      if (!exactLower && comparePacked(node.page!, off, key, 0) !== 0) return undefined;
+      return node.patchAt(pos) ?? packedValue(node.page!, off);
     }
     return exactLower || compareBytes(node.keys[pos], key) === 0 ? node.values[pos] : undefined;
   }
@@ -326,6 +325,12 @@ export class BTree {
       const page = node.page!;
       const off = node.offs[pos]!;
       if (!exactLower && comparePacked(page, off, key, 0) !== 0) return false;
+      const patch = node.patchAt(pos);
+      if (patch !== undefined) {
+        if (isOverflow(patch)) out.overflow = patch;
+        else out.whole(patch);
+        return true;
+      }
       // The entry layout of packedValue: key length, key, flag, length, then the bytes or a page number.
       const o = off + 2 + (page[off]! | (page[off + 1]! << 8));
       if (page[o] === 1) {
@@ -408,6 +413,21 @@ export class BTree {
   put(root: number, key: Uint8Array, value: LeafValue, lsn: number, cursor = new PutCursor()): Change {
     const leaf = this.#seek(root, key, cursor);
     let newRoot = cursor.root;
+    if (leaf.offs !== null) {
+      // A packed leaf (its first write since a checkpoint, or since it was written out): a value replaced
+      // in place where it fits is a patch, and the leaf stays packed (see LeafNode).
+      const at = nodeLower(leaf, key, true);
+      if (at < leaf.count && (exactLower || comparePacked(leaf.page!, leaf.offs[at]!, key, 0) === 0)) {
+        const old = leaf.valueAt(at);
+        const size = leaf.size + leafEntrySize(key, value) - leafEntrySize(key, old);
+        if (size <= this.capacity) {
+          leaf.patch(at, value);
+          leaf.size = size;
+          leaf.lsn = lsn;
+          return { root: newRoot, old };
+        }
+      }
+    }
     const keys = leaf.keys;
     const n = keys.length;
     // Keys put in ascending order (generated ids, bulk loads) land after the leaf's last key: one
@@ -746,6 +766,7 @@ export class BTree {
         const base = page.byteOffset;
         const offs = leaf.offs;
         const step = reverse ? -1 : 1;
+        const patched = leaf.patched;
         for (; pos >= 0 && pos < offs.length; pos += step) {
           const off = offs[pos]!;
           if (toKey !== undefined) {
@@ -753,6 +774,12 @@ export class BTree {
             if (reverse ? c < stopAt : c >= stopAt) return;
           }
           const klen = page[off]! | (page[off + 1]! << 8);
+          const patch = patched ? leaf.patchAt(pos) : undefined;
+          if (patch !== undefined) {
+            if (sieve !== undefined && !isOverflow(patch) && !sieve(patch, 0, patch.length)) continue;
+            if (!visit(new Uint8Array(ab, base + off + 2, klen), patch)) return;
+            continue;
+          }
           const o = off + 2 + klen;
           const len = (page[o + 1]! | (page[o + 2]! << 8) | (page[o + 3]! << 16)) + page[o + 4]! * 0x1000000;
           const inline = page[o] !== 1;

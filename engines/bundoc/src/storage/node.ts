@@ -23,8 +23,12 @@ export type EntryOffsets = Uint16Array | Uint32Array;
  * A leaf read from a page, or written to one, is *packed*: its entries stay in the page bytes, found
  * through `offs`, and readers search and read them there (btree.ts); nothing per entry lives on the heap
  * (a key or value view costs ~100 bytes, and an index leaf held ~5x its page in them). `keys` and
- * `values` unpack it on first use into views of the page; the B+tree's writers only see unpacked leaves
- * (Pager.writable unpacks).
+ * `values` unpack it on first use into views of the page. A put that replaces the value of a key the
+ * leaf holds keeps it packed: the new value is a *patch* over the page's (the keys, and so every search,
+ * stay as they are), and whoever reads a packed leaf's values checks `patchAt` first. Anything else that
+ * writes (inserts, deletes, splits, merges) goes through `keys`/`values`, which unpack it, patches
+ * applied. Unpacking a leaf on its first write after a checkpoint made a view per key and value (~60
+ * for a leaf of documents) that lived until the next checkpoint: most of a durable update's CPU.
  */
 export class LeafNode {
   readonly kind = 'leaf' as const;
@@ -40,6 +44,8 @@ export class LeafNode {
   offs: EntryOffsets | null = null;
   #keys: Uint8Array[] | null;
   #values: LeafValue[] | null;
+  /** While packed: replaced values by entry index (null: none). */
+  #patches: Map<number, LeafValue> | null = null;
 
   constructor(
     pgno: number,
@@ -89,7 +95,31 @@ export class LeafNode {
   }
 
   valueAt(i: number): LeafValue {
-    return this.offs !== null ? packedValue(this.page!, this.offs[i]!) : this.#values![i]!;
+    if (this.offs === null) return this.#values![i]!;
+    return this.#patches?.get(i) ?? packedValue(this.page!, this.offs[i]!);
+  }
+
+  /** While packed: the value a put put over entry `i`'s in the page, if any. */
+  patchAt(i: number): LeafValue | undefined {
+    return this.#patches === null ? undefined : this.#patches.get(i);
+  }
+
+  /** Whether a packed leaf has patches (readers of its page then check patchAt). */
+  get patched(): boolean {
+    return this.#patches !== null;
+  }
+
+  /** Replaces the value of entry `i` of a packed leaf, keeping it packed (the caller keeps `size`). */
+  patch(i: number, value: LeafValue): void {
+    this.#patches ??= new Map();
+    this.#patches.set(i, value);
+  }
+
+  /** A packed copy sharing this packed leaf's page (which never changes) and its patches. */
+  packedCopy(pgno: number): LeafNode {
+    const n = LeafNode.packed(pgno, this.lsn, this.size, this.page!, this.offs!);
+    if (this.#patches !== null) n.#patches = new Map(this.#patches);
+    return n;
   }
 
   /** Entries as arrays of views into the page from now on (a no-op when unpacked). */
@@ -100,9 +130,10 @@ export class LeafNode {
     this.#values = values;
     this.page = null;
     this.offs = null;
+    this.#patches = null;
   }
 
-  /** New arrays of the entries (views into the page where packed), leaving the node as it is. */
+  /** New arrays of the entries (views into the page where packed, patches applied), leaving the node. */
   entries(): { keys: Uint8Array[]; values: LeafValue[] } {
     if (this.offs === null) return { keys: this.#keys!.slice(), values: this.#values!.slice() };
     const page = this.page!;
@@ -113,6 +144,7 @@ export class LeafNode {
       keys[i] = packedKey(page, offs[i]!);
       values[i] = packedValue(page, offs[i]!);
     }
+    if (this.#patches !== null) for (const [i, v] of this.#patches) values[i] = v;
     return { keys, values };
   }
 
@@ -131,6 +163,7 @@ export class LeafNode {
     this.offs = offs;
     this.#keys = null;
     this.#values = null;
+    this.#patches = null;
   }
 }
 
@@ -265,6 +298,10 @@ export function rebaseNode(node: TreeNode, page: Buffer): void {
 /** Serializes a node into a logical page of `logicalSize` bytes. */
 export function encodeNode(node: TreeNode, logicalSize: number): Buffer {
   const buf = Buffer.alloc(logicalSize);
+  if (node.kind === 'leaf' && node.offs !== null) {
+    encodePacked(node, buf);
+    return buf;
+  }
   writeHeader(buf, node.kind === 'leaf' ? PAGE_LEAF : PAGE_BRANCH, node.keys.length, node.pgno, node.lsn);
   let o = NODE_HEADER;
   if (node.kind === 'leaf') {
@@ -299,6 +336,39 @@ export function encodeNode(node: TreeNode, logicalSize: number): Buffer {
     }
   }
   return buf;
+}
+
+/** encodeNode of a packed leaf: its entries copied from its page as they are, patched values written. */
+function encodePacked(node: LeafNode, buf: Buffer): void {
+  const page = node.page!;
+  const offs = node.offs!;
+  writeHeader(buf, PAGE_LEAF, offs.length, node.pgno, node.lsn);
+  let o = NODE_HEADER;
+  for (let i = 0; i < offs.length; i++) {
+    const off = offs[i]!;
+    const klen = page[off]! | (page[off + 1]! << 8);
+    const vo = off + 2 + klen;
+    const patch = node.patched ? node.patchAt(i) : undefined;
+    if (patch === undefined) {
+      const end = vo + (page[vo] === 1 ? 9 : 5 + page.readUInt32LE(vo + 1));
+      page.copy(buf, o, off, end);
+      o += end - off;
+      continue;
+    }
+    page.copy(buf, o, off, vo);
+    o += vo - off;
+    if (isOverflow(patch)) {
+      buf[o] = 1;
+      buf.writeUInt32LE(patch.length, o + 1);
+      buf.writeUInt32LE(patch.page, o + 5);
+      o += 9;
+    } else {
+      buf[o] = 0;
+      buf.writeUInt32LE(patch.length, o + 1);
+      buf.set(patch, o + 5);
+      o += 5 + patch.length;
+    }
+  }
 }
 
 /**

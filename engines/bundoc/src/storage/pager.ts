@@ -159,20 +159,21 @@ export class Pager {
 
   /**
    * A node that may be modified: itself when allocated this epoch, otherwise a copy on a fresh page.
-   * Leaves come unpacked (the B+tree's writers work on arrays of entries).
+   * A packed leaf stays packed (its copy shares the page): a put replacing a value patches it, and
+   * whatever else the B+tree's writers do unpacks it (see LeafNode).
    */
   writable(node: TreeNode): TreeNode {
     // Key heads stay: they depend on the keys alone, and the B+tree drops them where it changes keys.
     if (this.fresh.has(node.pgno)) {
-      if (node.kind === 'leaf') node.unpack();
       node.dirty = true;
       return node;
     }
     const pgno = this.alloc();
     let copy: TreeNode;
     if (node.kind === 'leaf') {
-      const { keys, values } = node.entries();
-      copy = new LeafNode(pgno, node.lsn, node.size, true, keys, values);
+      if (node.offs !== null) copy = node.packedCopy(pgno);
+      else copy = new LeafNode(pgno, node.lsn, node.size, true, node.keys.slice(), node.values.slice());
+      copy.dirty = true;
     } else {
       copy = { ...node, pgno, keys: node.keys.slice(), children: node.children.slice(), dirty: true };
     }
