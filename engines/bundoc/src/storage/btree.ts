@@ -5,6 +5,8 @@ import {
   buildPackedHeads,
   CLEAN_BUILD_AFTER,
   DIRTY_BUILD_AFTER,
+  headsInserted,
+  headsRemoved,
   type KeyHeads,
   lastExact,
   MIN_HEAD_KEYS,
@@ -175,18 +177,15 @@ function packedLower(page: Buffer, offs: EntryOffsets, key: Uint8Array): number 
 }
 
 /**
- * A node's key heads if it has or should get them (key-heads.ts). Built only for readers (a `writer`, a
- * put or delete, uses heads a node has but builds none: it may be about to change the node's keys), at
- * a clean node's CLEAN_BUILD_AFTER-th search and a dirty one's DIRTY_BUILD_AFTER-th since its keys last
- * changed.
+ * A node's key heads if it has or should get them (key-heads.ts): built at a clean node's
+ * CLEAN_BUILD_AFTER-th search and a dirty one's DIRTY_BUILD_AFTER-th since its keys last changed, by
+ * readers and writers alike (a leaf's inserts and deletes keep them).
  */
-function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
+function headsOf(node: TreeNode): KeyHeads | undefined {
   const packed = node.kind === 'leaf' && node.offs !== null;
   if ((packed ? node.count : node.keys.length) < MIN_HEAD_KEYS) return undefined;
   const h = node.heads;
   if (h !== undefined && h.heads.length > 0) return h;
-  // A writer may be about to change the node's keys, which drops heads: building them could be wasted.
-  if (writer) return undefined;
   if (h === undefined) {
     node.heads = pendingHeads();
     return undefined;
@@ -197,8 +196,8 @@ function headsOf(node: TreeNode, writer: boolean): KeyHeads | undefined {
 }
 
 /** upperBound over a node's keys (in its page where packed), through its key heads where it has them. */
-function nodeUpper(node: TreeNode, key: Uint8Array, writer = false): number {
-  const h = headsOf(node, writer);
+function nodeUpper(node: TreeNode, key: Uint8Array): number {
+  const h = headsOf(node);
   if (node.kind === 'leaf' && node.offs !== null) {
     const page = node.page!;
     return h === undefined
@@ -209,8 +208,8 @@ function nodeUpper(node: TreeNode, key: Uint8Array, writer = false): number {
 }
 
 /** lowerBound over a node's keys, as nodeUpper; sets exactLower. */
-function nodeLower(node: TreeNode, key: Uint8Array, writer = false): number {
-  const h = headsOf(node, writer);
+function nodeLower(node: TreeNode, key: Uint8Array): number {
+  const h = headsOf(node);
   if (h === undefined) {
     exactLower = false;
     if (node.kind === 'leaf' && node.offs !== null) return packedLower(node.page!, node.offs, key);
@@ -357,7 +356,7 @@ export class BTree {
     const path: BranchNode[] = [];
     const idxs: number[] = [];
     while (node.kind === 'branch') {
-      const i = nodeUpper(node, key, true);
+      const i = nodeUpper(node, key);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -386,7 +385,7 @@ export class BTree {
     }
     let node = cur.nodes[level]!;
     while (node.kind === 'branch') {
-      const i = nodeUpper(node, key, true);
+      const i = nodeUpper(node, key);
       const child = pager.node(node.children[i]);
       const w = pager.writable(child);
       if (w.pgno !== child.pgno) node.children[i] = w.pgno;
@@ -416,7 +415,7 @@ export class BTree {
     if (leaf.offs !== null) {
       // A packed leaf (its first write since a checkpoint, or since it was written out): a value replaced
       // in place where it fits is a patch, and the leaf stays packed (see LeafNode).
-      const at = nodeLower(leaf, key, true);
+      const at = nodeLower(leaf, key);
       if (at < leaf.count && (exactLower || comparePacked(leaf.page!, leaf.offs[at]!, key, 0) === 0)) {
         const old = leaf.valueAt(at);
         const size = leaf.size + leafEntrySize(key, value) - leafEntrySize(key, old);
@@ -432,7 +431,7 @@ export class BTree {
     const n = keys.length;
     // Keys put in ascending order (generated ids, bulk loads) land after the leaf's last key: one
     // comparison instead of a binary search.
-    const pos = n > 0 && compareBytes(keys[n - 1], key) < 0 ? n : nodeLower(leaf, key, true);
+    const pos = n > 0 && compareBytes(keys[n - 1], key) < 0 ? n : nodeLower(leaf, key);
     let old: LeafValue | undefined;
     let appended = false;
     if (pos < n && compareBytes(keys[pos], key) === 0) {
@@ -448,7 +447,7 @@ export class BTree {
         keys.splice(pos, 0, key);
         leaf.values.splice(pos, 0, value);
       }
-      keysChanged(leaf);
+      if (leaf.heads !== undefined && !headsInserted(leaf.heads, pos, key)) leaf.heads = undefined;
       leaf.size += leafEntrySize(key, value);
     }
     leaf.lsn = lsn;
@@ -549,12 +548,12 @@ export class BTree {
   delete(root: number, key: Uint8Array, lsn: number): Change {
     if (this.get(root, key) === undefined) return { root, old: undefined };
     const { path, idxs, leaf } = this.#writablePath(root, key);
-    const pos = nodeLower(leaf, key, true);
+    const pos = nodeLower(leaf, key);
     const old = leaf.values[pos];
     leaf.size -= leafEntrySize(key, old);
     leaf.keys.splice(pos, 1);
     leaf.values.splice(pos, 1);
-    keysChanged(leaf);
+    if (leaf.heads !== undefined) headsRemoved(leaf.heads, pos);
     leaf.lsn = lsn;
     let node: TreeNode = leaf;
     let newRoot = path.length > 0 ? path[0].pgno : leaf.pgno;

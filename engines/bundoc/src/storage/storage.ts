@@ -237,7 +237,12 @@ export class Storage implements TxHost {
   /** The path of consecutive puts within one #apply (reused: its arrays were garbage per commit). */
   readonly #putCursor = new PutCursor();
   readonly #catalog = new Map<string, number>();
-  readonly #active = new Set<Transaction>();
+  /**
+   * Open transactions in slots [0, #activeCount) (each knows its slot): a Set that empties and refills
+   * at every commit reallocated its table each time.
+   */
+  readonly #active: Array<Transaction | undefined> = [];
+  #activeCount = 0;
   readonly #opts: ResolvedOptions;
   #meta: Meta;
   /** Pages of the last checkpoint's catalog blob: in use until the next checkpoint is durable. */
@@ -266,7 +271,9 @@ export class Storage implements TxHost {
   #closed = false;
   #closing: Promise<void> | undefined;
   #failed: StoreFailedError | undefined;
-  #inflight = new Set<Promise<unknown>>();
+  /** Commits waiting for their durability; close() waits for them (#drained: when they are none). */
+  #inflight = 0;
+  #drained: (() => void) | undefined;
   /** Commits logged but not yet announced to commit listeners, in LSN order. */
   readonly #unannounced: Commit[] = [];
   readonly #commitListeners = new Set<(c: Commit) => void>();
@@ -529,7 +536,8 @@ export class Storage implements TxHost {
       throw new InvalidArgumentError('readOnly must be a boolean');
     }
     const tx = new Transaction(this, this.#visible, opts?.readOnly === true);
-    this.#active.add(tx);
+    tx.activeSlot = this.#activeCount;
+    this.#active[this.#activeCount++] = tx;
     return tx;
   }
 
@@ -560,13 +568,23 @@ export class Storage implements TxHost {
   }
 
   endTx(tx: Transaction): void {
-    this.#active.delete(tx);
+    const i = tx.activeSlot;
+    if (i >= 0) {
+      const last = this.#active[--this.#activeCount]!;
+      this.#active[i] = last;
+      last.activeSlot = i;
+      this.#active[this.#activeCount] = undefined;
+      tx.activeSlot = -1;
+    }
     this.#gc();
   }
 
   #gc(): void {
     let min = this.#visible;
-    for (const t of this.#active) if (t.snapshot < min) min = t.snapshot;
+    for (let i = 0; i < this.#activeCount; i++) {
+      const s = this.#active[i]!.snapshot;
+      if (s < min) min = s;
+    }
     this.#versions.gc(min, (_tree, d) => {
       if (!this.#failed && !this.#closed) this.#freeTree(d.root);
     });
@@ -812,13 +830,13 @@ export class Storage implements TxHost {
     }
     this.#maybeAutoCheckpoint();
     const wait = this.#waitVisible(lsn);
-    this.#inflight.add(wait);
+    this.#inflight++;
     try {
       await wait;
     } catch (e) {
       throw this.#fail(e);
     } finally {
-      this.#inflight.delete(wait);
+      if (--this.#inflight === 0) this.#drained?.();
     }
     this.#announce();
     this.#gc();
@@ -1213,7 +1231,7 @@ export class Storage implements TxHost {
       maxGroupSize: w.maxGroup,
       checkpoints: this.checkpoints,
       lastCheckpointLsn: this.#meta.checkpointLsn,
-      activeTransactions: this.#active.size,
+      activeTransactions: this.#activeCount,
       retainedVersions: this.#versions.retained,
       trees: this.#catalog.size,
     };
@@ -1279,14 +1297,19 @@ export class Storage implements TxHost {
 
   async #close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    await Promise.allSettled([...this.#inflight]);
+    if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     try {
       if (!this.#failed) await this.#serialize(() => this.#checkpoint());
       else await this.#checkpointChain;
     } finally {
       this.#closed = true;
-      for (const tx of this.#active) tx.closeByStore();
-      this.#active.clear();
+      const open = this.#active.slice(0, this.#activeCount) as Transaction[];
+      this.#active.length = 0;
+      this.#activeCount = 0;
+      for (const tx of open) {
+        tx.activeSlot = -1;
+        tx.closeByStore();
+      }
       await this.#wal.close().catch(() => {});
       await this.#pager.fh.close().catch(() => {});
       this.#pager.release();

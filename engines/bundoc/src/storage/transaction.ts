@@ -81,6 +81,8 @@ function strBound(b: Bound | undefined): StrBound | undefined {
  */
 export class Transaction {
   readonly snapshot: number;
+  /** @internal The store's slot for it while it is open (-1: none). */
+  activeSlot = -1;
   readonly readOnly: boolean;
   readonly #host: TxHost;
   #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
