@@ -426,8 +426,12 @@ export class Wal {
     }
   }
 
-  /** Buffers one record (synchronously); the returned LSN orders it after every earlier append. */
-  append(body: Uint8Array): number {
+  /**
+   * Buffers one record (synchronously); the returned LSN orders it after every earlier append. With
+   * `hold`, the flush that writes it starts only at the next flush() (or append): the caller has work
+   * to do first.
+   */
+  append(body: Uint8Array, hold = false): number {
     if (this.#failed) throw this.#failed;
     const lsn = ++this.#lastLsn;
     const sealed = this.#cipher ? Buffer.alloc(body.length + CRYPTO_BYTES) : undefined;
@@ -442,6 +446,12 @@ export class Wal {
     this.#pending.push(rec);
     this.#pendingRecords++;
     this.#pendingLastLsn = lsn;
+    if (!hold) this.flush();
+    return lsn;
+  }
+
+  /** Starts writing what append() buffered (see append's `hold`). */
+  flush(): void {
     // Concurrent writers: when the last group held several commits, more are about to append in this
     // tick (their continuations are queued behind this one). Flushing at once would fsync this record
     // alone and them in the next group: start after them instead, one fsync for all. A lone writer's
@@ -451,10 +461,9 @@ export class Wal {
         this.#gather = undefined;
         this.#kick();
       });
-      return lsn;
+      return;
     }
     this.#kick();
-    return lsn;
   }
 
   /** Resolves once the record is in the OS (every mode) — survives a process crash. */
