@@ -478,12 +478,19 @@ export class BTree {
     const right = newLeaf(this.#pager.alloc());
     right.keys = leaf.keys.splice(m);
     right.values = leaf.values.splice(m);
+    const h = leaf.heads;
     keysChanged(leaf);
     right.size = 0;
     for (let i = 0; i < right.keys.length; i++) right.size += leafEntrySize(right.keys[i], right.values[i]);
     leaf.size -= right.size;
     right.lsn = leaf.lsn;
     this.#pager.addNew(right);
+    if (h !== undefined && h.heads.length > 0) {
+      // Both halves' keys still share the prefix: their heads are the two parts of the leaf's (an index
+      // leaf taking random inserts splits often, and rebuilding both was ~4% of an insert).
+      leaf.heads = { seen: 0, prefix: h.prefix, heads: h.heads.slice(0, m) };
+      right.heads = { seen: 0, prefix: h.prefix, heads: h.heads.slice(m) };
+    }
     return { right, sep: right.keys[0] };
   }
 
