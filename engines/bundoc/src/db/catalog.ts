@@ -37,8 +37,27 @@ export interface CollectionMeta {
 
 /** Document trees are named DOC_TREE_PREFIX + collection id. */
 export const DOC_TREE_PREFIX = `${RESERVED_TREE_PREFIX}d/`;
-export const docTree = (c: CollectionMeta): string => `${DOC_TREE_PREFIX}${c.id}`;
-export const indexTree = (ix: IndexMeta): string => `${RESERVED_TREE_PREFIX}x/${ix.id}`;
+// Tree names of the first CACHED_IDS ids (of any database: a name depends on the id alone), made once:
+// a fresh string per call cost its building and, as a Map key in each lookup of the store's catalog, its
+// hashing (V8 keeps a string's hash on it). Ids are never reused, so the cache is bounded.
+const CACHED_IDS = 1 << 16;
+const docTrees: string[] = [];
+const indexTrees: string[] = [];
+
+function cachedName(cache: string[], id: number, make: (id: number) => string): string {
+  if (!Number.isInteger(id) || id < 0 || id >= CACHED_IDS) return make(id);
+  let name = cache[id];
+  if (name === undefined) {
+    name = make(id);
+    cache[id] = name;
+  }
+  return name;
+}
+
+const makeDocTree = (id: number) => `${DOC_TREE_PREFIX}${id}`;
+const makeIndexTree = (id: number) => `${RESERVED_TREE_PREFIX}x/${id}`;
+export const docTree = (c: CollectionMeta): string => cachedName(docTrees, c.id, makeDocTree);
+export const indexTree = (ix: IndexMeta): string => cachedName(indexTrees, ix.id, makeIndexTree);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
