@@ -67,9 +67,80 @@ t.test('_id equalities and $in lists by point lookups', async (t) => {
   t.same((await c.find({ _id: 0 }, { skip: 1 }).toArray()).length, 0);
 });
 
+/** A call's result, or its error's class and message (ids too long for a key fail alike both ways). */
+async function outcome(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return { value: await fn() };
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+}
+
 /** Bundoc's order of ids: numbers before strings, numbers numerically, strings by code point. */
 function sortIds(xs: Array<string | number>, dir: 1 | -1): Array<string | number> {
   const rank = (v: string | number) => (typeof v === 'number' ? 0 : 1);
   const out = [...xs].sort((a, b) => (rank(a) !== rank(b) ? rank(a) - rank(b) : a < b ? -1 : a > b ? 1 : 0));
   return dir === 1 ? out : out.reverse();
 }
+
+// `{ _id: v }` alone is compiled and planned directly (exec.ts idEquality, planner.ts idPointPlan); the
+// same filter written `{ _id: { $eq: v } }` goes through the filter compiler and the planner. Both must
+// give the same documents, counts, explain and write results, whatever the id, options and contents.
+t.test('{ _id: v } alone agrees with the general path', async (t) => {
+  const db = await Bundoc.open(':memory:');
+  t.teardown(() => db.close());
+  const c = db.collection('c');
+  await c.createIndex({ k: 1 });
+  const long = 'L'.repeat(160); // key within MAX_ID_KEY_BYTES: the direct path
+  const longer = 'M'.repeat(200); // could exceed it: the general path
+  const ids: Array<string | number> = [0, 1, 2.5, -7, 1e300, 's', '', 'a\u0000b', 'é', long, longer];
+  await c.insertMany(ids.map((id, i) => ({ _id: id, k: i % 3, tags: [i, 's'] })));
+  const probe = fc.oneof(
+    fc.constantFrom<unknown>(...ids, -0, 3, 'nope', 'S', `${long}x`, 'Z'.repeat(3000), NaN, Infinity),
+    fc.constantFrom<unknown>(null, true, [0], { a: 1 }, new Date(0)),
+    fc.double({ noNaN: true, min: -10, max: 10 }),
+  );
+  const options = fc.record(
+    {
+      sort: fc.constantFrom({ _id: 1 }, { _id: -1 }, { k: 1 }, { k: -1, _id: -1 }),
+      skip: fc.nat(2),
+      limit: fc.nat(2),
+      projection: fc.constantFrom({ k: 1 }, { tags: 0 }, { _id: 0, k: 1 }),
+    },
+    { requiredKeys: [] },
+  );
+  await fc.assert(
+    fc.asyncProperty(probe, options, async (v, o) => {
+      const fast = { _id: v } as Record<string, unknown>;
+      const general = { _id: { $eq: v } } as Record<string, unknown>;
+      const label = JSON.stringify({ v: typeof v === 'string' ? v.slice(0, 20) : String(v), o });
+      const both = async (f: (filter: Record<string, unknown>) => Promise<unknown>, what: string) =>
+        t.same(await outcome(() => f(fast)), await outcome(() => f(general)), `${what} ${label}`);
+      await both((f) => c.find(f, o).toArray(), 'find');
+      await both((f) => c.find(f, o).explain(), 'explain');
+      await both((f) => c.findOne(f), 'findOne');
+      await both((f) => c.countDocuments(f), 'countDocuments');
+    }),
+    { numRuns: 200, seed: 20261201 },
+  );
+  // writes: each id updated through the direct path, then deleted through it
+  for (const id of [...ids, -0, 'nope']) {
+    const r = await c.updateOne({ _id: id }, { $inc: { n: 1 } });
+    const present = ids.includes(id);
+    t.same(
+      r,
+      { matchedCount: present ? 1 : 0, modifiedCount: present ? 1 : 0, upsertedId: null },
+      String(id),
+    );
+  }
+  t.same(await c.updateOne({ _id: 'up' }, { $set: { n: 5 } }, { upsert: true }), {
+    matchedCount: 0,
+    modifiedCount: 0,
+    upsertedId: 'up',
+  });
+  t.same(await c.get('up'), { _id: 'up', n: 5 });
+  // -0 is the key of 0: that document was updated twice, every other one once
+  for (const id of ids) t.equal((await c.get(id))?.n, id === 0 ? 2 : 1, String(id));
+  for (const id of [...ids, 'up']) t.same(await c.deleteOne({ _id: id }), { deletedCount: 1 }, String(id));
+  t.equal(await c.countDocuments({}), 0);
+});

@@ -1,5 +1,13 @@
 import { documentJson, isPlainDocumentAt } from '../document/codec.js';
-import { checkId, type Document, idKey, parseTyped, stringifyTyped } from '../document/index.js';
+import {
+  checkId,
+  type DocId,
+  type Document,
+  idKey,
+  MAX_ID_KEY_BYTES,
+  parseTyped,
+  stringifyTyped,
+} from '../document/index.js';
 import { isPlainObject } from '../keys/types.js';
 import { compileFilter, type Matcher } from '../query/filter.js';
 import { filterNeedles, NeedleSieve, type Needles } from '../query/needles.js';
@@ -12,7 +20,7 @@ import { type CollectionMeta, docTree, indexTree } from './catalog.js';
 import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
-import { type ByteRange, choosePlan, isPrimary, type Plan, prefixEnd } from './planner.js';
+import { type ByteRange, choosePlan, idPointPlan, isPrimary, type Plan, prefixEnd } from './planner.js';
 import { extractPredicates, type FieldPredicate } from './predicates.js';
 
 export interface FindOptions {
@@ -56,8 +64,11 @@ export interface CompiledQuery {
    * use: a plan that reads documents by their _id parses them without this sieve.
    */
   needles(): Needles | undefined;
-  /** What the planner can use of the filter (extracted once, whatever the collection). */
-  predicates: Map<string, FieldPredicate>;
+  /** What the planner can use of the filter (extracted on first use, once, whatever the collection). */
+  predicates(): Map<string, FieldPredicate>;
+  /** Set when the filter is `{ _id: id }` alone (see idEquality): the key of that document. */
+  idKey: Uint8Array | undefined;
+  id: DocId | undefined;
   sort: Array<[string, 1 | -1]>;
   explicitId: 1 | -1 | undefined;
   /** The full order including the _id tie-breaker, when any order was asked for. */
@@ -79,9 +90,30 @@ function checkCount(v: unknown, name: string): number | undefined {
   return v;
 }
 
+/**
+ * The id of a filter that is `{ _id: id }` alone with a valid id (string or finite number), else
+ * undefined. MongoDB's "IDHACK": the filter of most updates, deletes and lookups by id, compiled and
+ * planned directly (see idPointPlan). Ids whose key could exceed MAX_ID_KEY_BYTES take the general path.
+ */
+function idEquality(f: unknown): DocId | undefined {
+  if (!isPlainObject(f)) return undefined;
+  let id: unknown;
+  let n = 0;
+  for (const k in f) {
+    if (++n > 1 || k !== '_id') return undefined;
+    id = f[k];
+  }
+  if (n !== 1) return undefined;
+  if (typeof id === 'string') return id.length * 3 + 3 <= MAX_ID_KEY_BYTES ? id : undefined;
+  if (typeof id === 'number' && Number.isFinite(id)) return id === 0 ? 0 : id;
+  return undefined;
+}
+
 export function compileQuery(filter: unknown, options: FindOptions | undefined): CompiledQuery {
   const f = filter === undefined ? {} : filter;
-  const matcher = compileFilter(f);
+  const id = idEquality(f);
+  // A document stored under the id's key has that _id (keys encode ids one to one, 0 and -0 alike).
+  const matcher: Matcher = id === undefined ? compileFilter(f) : (doc) => (doc as Document)._id === id;
   if (options !== undefined && !isPlainObject(options))
     throw new InvalidOptionError('find options must be an object');
   const o: FindOptions = options ?? {};
@@ -118,6 +150,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     afterCmp = compileSort(orderSpec);
   }
   let needles: Needles | undefined | null = null;
+  let predicates: Map<string, FieldPredicate> | undefined;
   return {
     filter: f as Record<string, unknown>,
     matcher,
@@ -125,7 +158,12 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
       if (needles === null) needles = filterNeedles(f as Record<string, unknown>);
       return needles;
     },
-    predicates: extractPredicates(f as Record<string, unknown>),
+    predicates() {
+      predicates ??= extractPredicates(f as Record<string, unknown>);
+      return predicates;
+    },
+    idKey: id === undefined ? undefined : idKey(id),
+    id,
     sort,
     explicitId,
     orderSpec,
@@ -138,7 +176,10 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
 }
 
 export function planFor(meta: CollectionMeta, q: CompiledQuery): Plan {
-  const plan = choosePlan(meta.indexes, q.predicates, q.sort, q.explicitId, q.limit !== undefined);
+  if (q.idKey !== undefined && q.after === undefined) {
+    return idPointPlan(q.id!, q.idKey, q.sort.length === 0);
+  }
+  const plan = choosePlan(meta.indexes, q.predicates(), q.sort, q.explicitId, q.limit !== undefined);
   // Keyset paging in _id order starts right after the token's _id instead of filtering from the start.
   if (q.after && plan.kind === 'COLLSCAN' && q.sort.length === 0) {
     const k = idKey(checkId(q.after._id));

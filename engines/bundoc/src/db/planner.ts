@@ -151,6 +151,23 @@ export function choosePlan(
   };
 }
 
+/**
+ * The plan choosePlan makes for `{ _id: id }` alone (one point of the primary key), made directly: the
+ * filter of most updates and deletes, where extracting predicates and weighing indexes cost more than
+ * the lookup. `sorted`: false when an order of fields other than _id was asked for, as choosePlan
+ * reports it (the executor then sorts the one document).
+ */
+export function idPointPlan(id: string | number, key: Uint8Array, sorted: boolean): Plan {
+  return {
+    kind: 'IXSCAN',
+    index: ID_FIELD,
+    ranges: [{ gte: key, lt: prefixEnd(key), point: key }],
+    reverse: false,
+    sorted,
+    bounds: () => ({ _id: [`[${show(id)}, ${show(id)}]`] }),
+  };
+}
+
 export function isPrimary(ix: IndexMeta | undefined): boolean {
   return ix === ID_FIELD;
 }
