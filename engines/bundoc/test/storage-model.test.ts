@@ -315,3 +315,38 @@ t.test('many keys: splits, merges and a full verify after heavy churn', async (t
   );
   t.pass('churn histories matched the model');
 });
+
+t.test('one key changed by several commits, snapshots between them released oldest first', async (t) => {
+  // Three versions of key 1 retained at once (one inline, two later), then released one by one while
+  // snapshots from between the commits still read them; the same with a second key in each commit.
+  const put = (tx: number, key: number, size: number): Cmd => ({ c: 'put', tx, tree: 0, key, size });
+  const get = (tx: number, key: number): Cmd => ({ c: 'get', tx, tree: 0, key });
+  const range = (tx: number): Cmd => ({ c: 'range', tx, tree: 0, lo: 0, hi: 5, reverse: false, limit: 10 });
+  const reads = (txs: number) =>
+    Array.from({ length: txs }, (_, i) => [get(i, 1), get(i, 2), range(i)]).flat();
+  await run([
+    { c: 'begin', readOnly: true }, // S0: before every commit
+    { c: 'begin', readOnly: false },
+    put(1, 1, 10),
+    put(1, 2, 11),
+    { c: 'commit', tx: 1 }, // A
+    { c: 'begin', readOnly: true }, // S1: after A
+    { c: 'begin', readOnly: false },
+    put(2, 1, 20),
+    { c: 'commit', tx: 2 }, // B
+    { c: 'begin', readOnly: true }, // S2: after B
+    { c: 'begin', readOnly: false },
+    put(3, 1, 30),
+    put(3, 2, 31),
+    { c: 'commit', tx: 3 }, // C
+    ...reads(3),
+    { c: 'abort', tx: 0 }, // S0 gone: A's versions released
+    ...reads(2),
+    { c: 'abort', tx: 0 }, // S1 gone: B's
+    ...reads(1),
+    { c: 'abort', tx: 0 },
+    { c: 'begin', readOnly: true },
+    ...reads(1),
+  ]);
+  t.pass('every snapshot read its versions');
+});

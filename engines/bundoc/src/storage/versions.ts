@@ -6,10 +6,15 @@ export interface Version {
   before: Uint8Array | undefined;
 }
 
-export interface KeyVersions {
+/**
+ * The retained versions of one key, ascending by seq. The oldest is held inline (most keys have one):
+ * a record per changed key was four objects (an entry, its array, the version and a queue entry), and
+ * for a bulk load of small documents they were most of what survived a scavenge.
+ */
+export interface KeyVersions extends Version {
   key: Uint8Array;
-  /** Ascending by seq. */
-  versions: Version[];
+  /** The versions after the inline one, ascending by seq; undefined while there is none. */
+  later: Version[] | undefined;
 }
 
 export interface DroppedTree {
@@ -17,7 +22,8 @@ export interface DroppedTree {
   root: number;
 }
 
-type Entry = { seq: number; tree: string; key: string } | { seq: number; tree: string; drop: DroppedTree };
+/** The keys of one tree one commit changed (its versions, in the commit's order), or a dropped tree. */
+type Entry = { seq: number; tree: string; keys: string[] } | { seq: number; tree: string; drop: DroppedTree };
 
 /**
  * Before-images that let snapshots read past later commits. The single writer applies each commit to
@@ -32,9 +38,11 @@ export class VersionStore {
   readonly #lastSeq = new Map<string, number>();
   #queue: Entry[] = [];
   #head = 0;
+  /** Key versions held. */
+  #count = 0;
 
   get retained(): number {
-    return this.#queue.length - this.#head;
+    return this.#count;
   }
 
   keysOf(tree: string): SortedKeys<KeyVersions> | undefined {
@@ -48,11 +56,18 @@ export class VersionStore {
       this.#trees.set(tree, t);
     }
     const kv = t.get(keyStr);
-    // A literal of one: an empty array's first push reserves room for 17.
-    if (!kv) t.set(keyStr, { key, versions: [{ seq, before }] });
-    else kv.versions.push({ seq, before });
-    this.#lastSeq.set(tree, seq);
-    this.#queue.push({ seq, tree, key: keyStr });
+    if (!kv) t.set(keyStr, { key, seq, before, later: undefined });
+    else if (kv.later === undefined) kv.later = [{ seq, before }];
+    else kv.later.push({ seq, before });
+    this.#count++;
+    // One queue entry per commit and tree: the keys of a commit are recorded one after another.
+    const last = this.#queue.length > this.#head ? this.#queue[this.#queue.length - 1]! : undefined;
+    if (last !== undefined && last.seq === seq && last.tree === tree && 'keys' in last)
+      last.keys.push(keyStr);
+    else {
+      this.#lastSeq.set(tree, seq);
+      this.#queue.push({ seq, tree, keys: [keyStr] });
+    }
   }
 
   recordDrop(tree: string, seq: number, root: number): void {
@@ -65,8 +80,9 @@ export class VersionStore {
 
   /** Highest seq that changed the key (0 when none is retained). */
   latestSeq(tree: string, keyStr: string): number {
-    const v = this.#trees.get(tree)?.get(keyStr)?.versions;
-    return v && v.length > 0 ? v[v.length - 1].seq : 0;
+    const kv = this.#trees.get(tree)?.get(keyStr);
+    if (kv === undefined) return 0;
+    return kv.later === undefined ? kv.seq : kv.later[kv.later.length - 1]!.seq;
   }
 
   /**
@@ -87,9 +103,9 @@ export class VersionStore {
 
   /** Version giving the value at `snap`, considering only changes before `until`. */
   versionAt(kv: KeyVersions, snap: number, until: number): Version | undefined {
-    for (const v of kv.versions) {
-      if (v.seq > snap) return v.seq < until ? v : undefined;
-    }
+    if (kv.seq > snap) return kv.seq < until ? kv : undefined;
+    if (kv.later !== undefined)
+      for (const v of kv.later) if (v.seq > snap) return v.seq < until ? v : undefined;
     return undefined;
   }
 
@@ -114,14 +130,19 @@ export class VersionStore {
         continue;
       }
       const t = this.#trees.get(e.tree)!;
-      const kv = t.get(e.key)!;
-      kv.versions.shift();
-      if (kv.versions.length === 0) {
-        t.delete(e.key);
-        if (t.size === 0) {
-          this.#trees.delete(e.tree);
-          this.#lastSeq.delete(e.tree);
-        }
+      for (const ks of e.keys) {
+        const kv = t.get(ks)!;
+        this.#count--;
+        const next = kv.later?.shift();
+        if (next !== undefined) {
+          kv.seq = next.seq;
+          kv.before = next.before;
+          if (kv.later!.length === 0) kv.later = undefined;
+        } else t.delete(ks);
+      }
+      if (t.size === 0) {
+        this.#trees.delete(e.tree);
+        this.#lastSeq.delete(e.tree);
       }
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
