@@ -1,5 +1,6 @@
 import { isPlainObject } from '../keys/types.js';
 import { MAX_VALUE_BYTES } from '../storage/constants.js';
+import { ownedText } from '../storage/copy-out.js';
 import { DocumentDecodeError, DocumentTooLargeError } from './errors.js';
 import { type DecodeShapes, decodeJson } from './json-decode.js';
 import { lz4Compress, lz4Decompress } from './lz4.js';
@@ -94,6 +95,13 @@ export function encodeValidated(doc: Document, hasDates: boolean): Uint8Array {
   if (json.length >= MAX_DOCUMENT_BYTES / 3) {
     const n = 1 + Buffer.byteLength(json, 'utf8');
     if (n > MAX_DOCUMENT_BYTES) throw new DocumentTooLargeError(n, MAX_DOCUMENT_BYTES);
+  }
+  const header = hasDates ? VERSION | FLAG_TYPED : VERSION;
+  // Short documents are encoded straight into the store's write arenas (no "header + json" string, no
+  // buffer of their own, and the transaction keeps them without a copy).
+  if (json.length < COMPRESS_MIN_BYTES) {
+    const owned = ownedText(header, json);
+    if (owned !== undefined && owned.length < COMPRESS_MIN_BYTES) return owned;
   }
   const bytes: Uint8Array = Buffer.from(HEADER_CHAR[hasDates ? 1 : 0] + json, 'utf8');
   if (bytes.length < COMPRESS_MIN_BYTES) return bytes;

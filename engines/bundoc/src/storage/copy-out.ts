@@ -14,6 +14,13 @@ export const ARENA_MAX_COPY = 4096;
  */
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
+/** Node's UTF-8 encoder into a range of any Uint8Array (returns the bytes written). */
+const utf8Write: (this: Uint8Array, text: string, offset: number, length: number) => number =
+  (Buffer.prototype as unknown as { utf8Write?: (t: string, o: number, l: number) => number }).utf8Write ??
+  function (this: Uint8Array, text: string, offset: number, length: number): number {
+    return new TextEncoder().encodeInto(text, this.subarray(offset, offset + length)).written;
+  };
+
 /** Copies carved out of shared arenas: views into distinct, never reused ranges, so copies stay independent. */
 export class ByteArena {
   #arena: ArrayBuffer | undefined;
@@ -41,13 +48,7 @@ export class ByteArena {
     if (n < this.#minCopy || n > ARENA_MAX_COPY || n > this.#size >>> 2) {
       return Uint8Array.prototype.slice.call(src, start, end);
     }
-    if (this.#used + n > this.#size) {
-      // Zeroed: a copy's `.buffer` shows the arena, which must never hold stale process memory.
-      this.#arena = new ArrayBuffer(this.#size);
-      this.#bytes = new Uint8Array(this.#arena);
-      this.#used = 0;
-      this.#arenas?.add(this.#arena);
-    }
+    if (this.#used + n > this.#size) this.#fresh();
     if (start === 0 && end === src.length) this.#bytes.set(src, this.#used);
     else if (n <= 64) {
       // Short parts are copied by hand: a subarray to set() from is a view object of garbage.
@@ -57,6 +58,30 @@ export class ByteArena {
     const out = new Uint8Array(this.#arena!, this.#used, n);
     this.#used += n;
     return out;
+  }
+
+  /**
+   * The byte `first` followed by the UTF-8 encoding of `text` (well-formed UTF-16, as JSON.stringify
+   * writes it), carved like a copy: encoded in place, with no intermediate string or buffer. Undefined
+   * when it might not fit (3 bytes per UTF-16 unit beyond ARENA_MAX_COPY or a quarter of an arena).
+   */
+  text(first: number, text: string): Uint8Array | undefined {
+    const max = 1 + 3 * text.length;
+    if (max > ARENA_MAX_COPY || max > this.#size >>> 2) return undefined;
+    if (this.#used + max > this.#size) this.#fresh();
+    const at = this.#used;
+    this.#bytes[at] = first;
+    const n = 1 + utf8Write.call(this.#bytes, text, at + 1, max - 1);
+    this.#used += n;
+    return new Uint8Array(this.#arena!, at, n);
+  }
+
+  #fresh(): void {
+    // Zeroed: a copy's `.buffer` shows the arena, which must never hold stale process memory.
+    this.#arena = new ArrayBuffer(this.#size);
+    this.#bytes = new Uint8Array(this.#arena);
+    this.#used = 0;
+    this.#arenas?.add(this.#arena);
   }
 
   has(buffer: ArrayBufferLike): boolean {
@@ -112,6 +137,20 @@ const keys = new ByteArena(false, 0, KEY_ARENA_BYTES);
  */
 export function keyCopy(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return keys.copy(bytes, start, end);
+}
+
+/**
+ * `first` and the UTF-8 of `text` as bytes the store owns, as ownedCopy would copy them (a document's
+ * header and JSON, encoded where the write set keeps them); undefined when too long for an arena.
+ */
+export function ownedText(first: number, text: string): Uint8Array | undefined {
+  return owned.text(first, text);
+}
+
+/** Whether `bytes` are a view into one of ownedCopy's arenas: the store's already. */
+export function isOwned(bytes: Uint8Array): boolean {
+  // Short arrays live on V8's heap, and reading their `.buffer` would move them: sorted out by length.
+  return bytes.length > 0 && bytes.length <= ARENA_MAX_COPY && owned.has(bytes.buffer);
 }
 
 /** Whether `buffer` is one of ownedCopy's arenas. */

@@ -1,5 +1,5 @@
 import type { Bound, ValueRange, ValueSieve } from './btree.js';
-import { copyOut, ownedCopy } from './copy-out.js';
+import { copyOut, isOwned, ownedCopy } from './copy-out.js';
 import { ClosedError, InvalidArgumentError } from './errors.js';
 import type { PutNote } from './ops.js';
 import { keyString, SortedKeys, type StrBound } from './sorted-keys.js';
@@ -158,7 +158,8 @@ export class Transaction {
     }
     const set = this.#writeSet(tree);
     const ks = keyString(key);
-    const w: PendingWrite = { key: ownCopy(key), value: ownCopy(value) };
+    // A value already in the write arenas (a document encoded there, see ownedText) is the store's.
+    const w: PendingWrite = { key: ownCopy(key), value: isOwned(value) ? value : ownCopy(value) };
     const n = combinedNote(set.get(ks), note);
     if (n !== undefined) w.note = n;
     set.set(ks, w);
