@@ -2,7 +2,7 @@ import { compareSameRank } from '../keys/compare.js';
 import { isPlainObject, TypeRank, typeRank } from '../keys/types.js';
 import { InvalidFilterError } from './errors.js';
 import { checkOperand, isOperatorObject } from './operand.js';
-import { compilePathReader, splitPath } from './path.js';
+import { compilePathReader, hasOwn, splitPath } from './path.js';
 import { buildRegex, regexTest } from './regex.js';
 import { typePredicate } from './type-names.js';
 
@@ -18,6 +18,11 @@ export type Matcher = (doc: unknown) => boolean;
 interface ValueTest {
   values(raw: unknown[]): boolean;
   element(e: unknown): boolean;
+  /**
+   * values() of the one value a single-component path reaches (undefined: missing), where the test can
+   * say it without the array: a matcher per document then allocates nothing.
+   */
+  one?: (v: unknown) => boolean;
 }
 
 /** Compiles a filter once into a closure tree; throws InvalidFilterError naming the bad part. */
@@ -66,10 +71,23 @@ function compileLogical(op: string, value: unknown, where: string): Matcher {
 function compileField(path: string, cond: unknown, where: string): Matcher {
   const parts = splitPath(path);
   if (parts === undefined) throw new InvalidFilterError(`${where}: invalid field path "${path}"`);
-  const read = compilePathReader(parts);
   const tests = isOperatorObject(cond, where)
     ? compileOperators(cond, where)
     : [implicitEquality(cond, where)];
+  if (parts.length === 1 && tests.every((t) => t.one !== undefined)) {
+    const key = parts[0]!;
+    const ones = tests.map((t) => t.one!);
+    if (ones.length === 1) {
+      const one = ones[0]!;
+      return (doc) => one(isPlainObject(doc) && hasOwn(doc, key) ? doc[key] : undefined);
+    }
+    return (doc) => {
+      const v = isPlainObject(doc) && hasOwn(doc, key) ? doc[key] : undefined;
+      for (const one of ones) if (!one(v)) return false;
+      return true;
+    };
+  }
+  const read = compilePathReader(parts);
   if (tests.length === 1) {
     const test = tests[0]!;
     return (doc) => test.values(read(doc));
@@ -97,11 +115,24 @@ function anyExpanded(raw: unknown[], pred: (v: unknown) => boolean): boolean {
 }
 
 function expanded(single: (v: unknown) => boolean): ValueTest {
-  return { values: (raw) => anyExpanded(raw, single), element: single };
+  return {
+    values: (raw) => anyExpanded(raw, single),
+    element: single,
+    one: (v) => {
+      if (single(v)) return true;
+      if (Array.isArray(v)) for (const e of v) if (single(e)) return true;
+      return false;
+    },
+  };
 }
 
 function negated(test: ValueTest): ValueTest {
-  return { values: (raw) => !test.values(raw), element: (e) => !test.element(e) };
+  const one = test.one;
+  return {
+    values: (raw) => !test.values(raw),
+    element: (e) => !test.element(e),
+    one: one === undefined ? undefined : (v) => !one(v),
+  };
 }
 
 /** Equality within one type bracket; null also matches a missing field. Field order of objects matters. */
