@@ -20,12 +20,20 @@ export interface CallOptions {
  * Checks an options argument (undefined or an object with only `allowed` keys) and returns it with the
  * caller's context checked (InvalidAuthContextError), `fallback` when the call gives none.
  */
+const ANONYMOUS_CALL: { options: CallOptions; ctx: AuthContext } = Object.freeze({
+  options: Object.freeze({}),
+  ctx: checkAuthContext(undefined),
+});
+
 export function callOptions<O extends CallOptions>(
   options: O | undefined,
   allowed: readonly string[],
   what: string,
   fallback: AuthContext | undefined,
 ): { options: O; ctx: AuthContext } {
+  // No options and no context of the collection's: the anonymous call, one shared answer (most calls).
+  if (options === undefined && fallback === undefined)
+    return ANONYMOUS_CALL as { options: O; ctx: AuthContext };
   if (options !== undefined && !isPlainObject(options))
     throw new InvalidOptionError(`${what} options must be an object`);
   const o = (options ?? {}) as O;

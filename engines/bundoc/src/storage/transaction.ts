@@ -75,6 +75,9 @@ function strBound(b: Bound | undefined): StrBound | undefined {
   return b ? { key: keyString(b.key), inclusive: b.inclusive } : undefined;
 }
 
+/** Never written: only writable transactions reach #writeSet. */
+const NO_WRITES = new Map<string, SortedKeys<PendingWrite>>();
+
 /**
  * A snapshot transaction: reads see the store as of `begin()` plus this transaction's own writes;
  * writes are buffered here and applied atomically by `commit()`.
@@ -86,12 +89,14 @@ export class Transaction {
   readonly readOnly: boolean;
   readonly #host: TxHost;
   #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
-  readonly writes = new Map<string, SortedKeys<PendingWrite>>();
+  /** The write set per tree; read-only transactions share one that stays empty (a Map less per read). */
+  readonly writes: Map<string, SortedKeys<PendingWrite>>;
 
   constructor(host: TxHost, snapshot: number, readOnly: boolean) {
     this.#host = host;
     this.snapshot = snapshot;
     this.readOnly = readOnly;
+    this.writes = readOnly ? NO_WRITES : new Map();
   }
 
   get state(): string {
@@ -359,7 +364,7 @@ export class Transaction {
   abort(): void {
     if (this.#state !== 'open') return;
     this.#state = 'aborted';
-    this.writes.clear();
+    if (!this.readOnly) this.writes.clear();
     this.#host.endTx(this);
   }
 
