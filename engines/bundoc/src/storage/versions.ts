@@ -36,7 +36,8 @@ export class VersionStore {
   readonly #drops = new Map<string, DroppedTree[]>();
   /** The last commit that changed each tree with retained versions. */
   readonly #lastSeq = new Map<string, number>();
-  #queue: Entry[] = [];
+  /** Entries in commit order; those before #head are released (cleared: a commit's keys go with it). */
+  #queue: Array<Entry | undefined> = [];
   #head = 0;
   /** Key versions held. */
   #count = 0;
@@ -120,8 +121,9 @@ export class VersionStore {
 
   /** Drops every entry with seq <= upTo; `onDropReleased` frees a detached tree's pages. */
   gc(upTo: number, onDropReleased: (tree: string, d: DroppedTree) => void): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head].seq <= upTo) {
-      const e = this.#queue[this.#head++];
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.seq <= upTo) {
+      const e = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = undefined;
       if ('drop' in e) {
         const list = this.#drops.get(e.tree)!;
         list.shift();
