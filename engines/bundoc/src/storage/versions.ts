@@ -25,6 +25,9 @@ export interface DroppedTree {
 /** The keys of one tree one commit changed (its versions, in the commit's order), or a dropped tree. */
 type Entry = { seq: number; tree: string; keys: string[] } | { seq: number; tree: string; drop: DroppedTree };
 
+/** Trees whose emptied version maps are kept for reuse while there are no more than this many. */
+const KEEP_EMPTY_TREES = 64;
+
 /**
  * Before-images that let snapshots read past later commits. The single writer applies each commit to
  * the B+tree in place and records here what every changed key held before; a snapshot at S reads a
@@ -142,7 +145,9 @@ export class VersionStore {
           if (kv.later!.length === 0) kv.later = undefined;
         } else t.delete(ks);
       }
-      if (t.size === 0) {
+      // An emptied tree keeps its (empty) map for the next commit: a lone writer's every commit made
+      // and dropped one. Its #lastSeq stays too: every snapshot open or to come is at or past it.
+      if (t.size === 0 && this.#trees.size > KEEP_EMPTY_TREES) {
         this.#trees.delete(e.tree);
         this.#lastSeq.delete(e.tree);
       }
