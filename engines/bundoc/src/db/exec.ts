@@ -341,9 +341,16 @@ export function scan(
     const bytes = tx.get(dtree, key);
     return bytes === undefined || onDocument(copyOut(key), bytes, true, false);
   };
+  // The walk reads values (the primary keys) only, and stops through visitEntry: no key views, and no
+  // limit (eachEntry's hint resumes from the last key, which a keyless walk does not have).
+  let stopped = false;
+  const onIndexEntry = (_: Uint8Array, key: Uint8Array): boolean => {
+    stopped = !visitEntry(key);
+    return !stopped;
+  };
   for (const r of ranges) {
-    if (!eachEntry(scope, itree, r, plan.reverse, seen ? Infinity : hint, (_, key) => visitEntry(key)))
-      return;
+    scope.tx.eachView(itree, { gte: r.gte, lt: r.lt, reverse: plan.reverse }, onIndexEntry, undefined, false);
+    if (stopped) return;
   }
 }
 

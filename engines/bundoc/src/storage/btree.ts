@@ -734,7 +734,7 @@ export class BTree {
    * false. The tree's own keys and values, walked leaf by leaf: nothing is collected (a full scan of a
    * collection spent a third of its time building entry pairs). `visit` must not change the tree; it may
    * read it (a node evicted meanwhile stays valid: clean pages never change). Entries whose inline value
-   * `sieve` rejects are skipped.
+   * `sieve` rejects are skipped. `keys` false: packed leaves' keys are passed as an empty array.
    */
   each(
     root: number,
@@ -743,6 +743,7 @@ export class BTree {
     reverse: boolean,
     visit: (key: Uint8Array, value: LeafValue) => boolean,
     sieve?: ValueSieve,
+    keys = true,
   ): void {
     const pager = this.#pager;
     const stack: Array<{ node: BranchNode; i: number }> = [];
@@ -783,7 +784,7 @@ export class BTree {
           const patch = patched ? leaf.patchAt(pos) : undefined;
           if (patch !== undefined) {
             if (sieve !== undefined && !isOverflow(patch) && !sieve(patch, 0, patch.length)) continue;
-            if (!visit(new Uint8Array(ab, base + off + 2, klen), patch)) return;
+            if (!visit(keys ? new Uint8Array(ab, base + off + 2, klen) : EMPTY_BYTES, patch)) return;
             continue;
           }
           const o = off + 2 + klen;
@@ -796,7 +797,7 @@ export class BTree {
             : len === 0
               ? EMPTY_BYTES
               : new Uint8Array(ab, base + o + 5, len);
-          if (!visit(new Uint8Array(ab, base + off + 2, klen), value)) return;
+          if (!visit(keys ? new Uint8Array(ab, base + off + 2, klen) : EMPTY_BYTES, value)) return;
         }
       } else if (reverse) {
         const keys = leaf.keys;

@@ -679,6 +679,7 @@ export class Storage implements TxHost {
     snapshot: number,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
     sieve?: ValueSieve,
+    keys = true,
   ): boolean {
     if (this.#versions.changedAfter(tree, snapshot)) return false;
     const root = this.#catalog.get(tree);
@@ -689,7 +690,7 @@ export class Storage implements TxHost {
         return sieve !== undefined && !sieve(bytes, 0, bytes.length) ? true : visit(k, bytes);
       };
       try {
-        this.#btree.each(root, from, to, reverse, onEntry, sieve);
+        this.#btree.each(root, from, to, reverse, onEntry, sieve, keys);
       } finally {
         this.#pager.evict();
       }

@@ -55,6 +55,7 @@ export interface TxHost {
     snapshot: number,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
     sieve?: ValueSieve,
+    keys?: boolean,
   ): boolean;
   commitTx(tx: Transaction): Promise<void>;
   endTx(tx: Transaction): void;
@@ -209,13 +210,16 @@ export class Transaction {
    * rangeViews() as a synchronous visit: `visit(key, value)` for each entry in order, until it returns
    * false. Same views and rules; no iterator protocol per entry (a full scan's cost). With a `sieve`,
    * only the entries whose value it accepts are visited (and count towards `limit`); it may see the
-   * value in the middle of a page (see ValueSieve).
+   * value in the middle of a page (see ValueSieve). With `keys` false the visitor needs values only:
+   * where the walk goes straight through packed leaves, keys are passed as an empty array instead of a
+   * view each (an index walk reads only the primary keys its values hold).
    */
   eachView(
     tree: string,
     opts: RangeOptions | undefined,
     visit: (key: Uint8Array, value: Uint8Array) => boolean,
     sieve?: ValueSieve,
+    keys = true,
   ): void {
     const { lo, hi, reverse, limit } = this.#bounds(tree, opts);
     let cursor = reverse ? hi : lo;
@@ -235,6 +239,7 @@ export class Transaction {
           return visit(k, v) && emitted < limit;
         },
         sieve,
+        keys,
       );
       if (walked) return;
     }
