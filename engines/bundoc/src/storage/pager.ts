@@ -135,9 +135,12 @@ export class Pager {
     return i;
   }
 
+  /** Called after every read and commit: the write-back is made once, not a closure per call. */
   evict(): void {
-    this.pool.evict((n) => this.writeNode(n));
+    this.pool.evict(this.#writeBack);
   }
+
+  readonly #writeBack = (n: TreeNode): void => this.writeNode(n);
 
   /** Empties the cache and leaves the shared budget (the file is closed). */
   release(): void {
