@@ -37,7 +37,7 @@ import { SharedCache, type SharedCacheStats } from './shared-cache.js';
 import { keyString } from './sorted-keys.js';
 import { type ScanBatch, Transaction, type TxHost } from './transaction.js';
 import { checkTree } from './validate.js';
-import { VersionStore } from './versions.js';
+import { type DroppedTree, VersionStore } from './versions.js';
 import { type Durability, Wal } from './wal.js';
 
 export interface StorageOptions {
@@ -585,10 +585,13 @@ export class Storage implements TxHost {
       const s = this.#active[i]!.snapshot;
       if (s < min) min = s;
     }
-    this.#versions.gc(min, (_tree, d) => {
-      if (!this.#failed && !this.#closed) this.#freeTree(d.root);
-    });
+    this.#versions.gc(min, this.#onDropReleased);
   }
+
+  /** Frees a dropped tree once no snapshot sees it (one function: #gc runs at every transaction's end). */
+  readonly #onDropReleased = (_tree: string, d: DroppedTree): void => {
+    if (!this.#failed && !this.#closed) this.#freeTree(d.root);
+  };
 
   readAt(tree: string, key: Uint8Array, snapshot: number, view = false): Uint8Array | undefined {
     const drop = this.#versions.dropAfter(tree, snapshot);
