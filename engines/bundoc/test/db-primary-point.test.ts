@@ -102,10 +102,10 @@ t.test('{ _id: v } alone agrees with the general path', async (t) => {
   );
   const options = fc.record(
     {
-      sort: fc.constantFrom({ _id: 1 }, { _id: -1 }, { k: 1 }, { k: -1, _id: -1 }),
+      sort: fc.constantFrom<Record<string, 1 | -1>>({ _id: 1 }, { _id: -1 }, { k: 1 }, { k: -1, _id: -1 }),
       skip: fc.nat(2),
       limit: fc.nat(2),
-      projection: fc.constantFrom({ k: 1 }, { tags: 0 }, { _id: 0, k: 1 }),
+      projection: fc.constantFrom<Record<string, 0 | 1>>({ k: 1 }, { tags: 0 }, { _id: 0, k: 1 }),
     },
     { requiredKeys: [] },
   );
