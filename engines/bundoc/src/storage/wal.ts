@@ -525,9 +525,12 @@ export class Wal {
           continue;
         }
         if (this.#pending.length > 0) {
-          if (seg.size + this.#pendingBytes > seg.allocated)
-            await this.#allocate(this.#fh, seg, seg.size + this.#pendingBytes);
-          this.#writePending(seg);
+          // Taken before the allocation's await: records appended meanwhile go to the next batch (written
+          // past the allocated end, they would be zeroed by the next allocation).
+          const batch = this.#takePending();
+          if (seg.size + batch.bytes.length > seg.allocated)
+            await this.#allocate(this.#fh, seg, seg.size + batch.bytes.length);
+          this.#writeBatch(seg, batch);
         }
         if (this.#needsSync()) await this.#syncNow();
       }
@@ -563,20 +566,24 @@ export class Wal {
     release(this.#durable, upTo);
   }
 
-  /**
-   * Writes the pending records at the end of the current segment (the caller made room for them). A
-   * synchronous write: the bytes only reach the page cache (microseconds), where a thread-pool round
-   * trip cost a commit tens of microseconds.
-   */
-  #writePending(seg: Segment): void {
-    const batch = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
-    const count = this.#pendingRecords;
-    const last = this.#pendingLastLsn;
+  /** The pending records as one batch; the pending buffer starts over. */
+  #takePending(): PendingBatch {
+    const bytes = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
+    const batch = { bytes, count: this.#pendingRecords, last: this.#pendingLastLsn };
     this.#pending = [];
     this.#pendingRecords = 0;
     this.#pendingBytes = 0;
-    writeFully(this.#fh.fd, batch, seg.size);
-    seg.size += batch.length;
+    return batch;
+  }
+
+  /**
+   * Writes a batch at the end of the current segment, within its allocated space. A synchronous write:
+   * the bytes only reach the page cache (microseconds), where a thread-pool round trip cost a commit tens
+   * of microseconds.
+   */
+  #writeBatch(seg: Segment, { bytes, count, last }: PendingBatch): void {
+    writeFully(this.#fh.fd, bytes, seg.size);
+    seg.size += bytes.length;
     seg.lastLsn = last;
     this.groups++;
     this.groupRecords += count;
@@ -601,7 +608,7 @@ export class Wal {
     if (seg.size > SEG_HEADER && seg.size >= this.#segmentBytes) return false;
     if (seg.size + this.#pendingBytes > seg.allocated) return false;
     try {
-      this.#writePending(seg);
+      this.#writeBatch(seg, this.#takePending());
       const upTo = this.#writtenLsn;
       seg.path ??= path.join(this.dir, seg.file);
       syncFileNow(this.#fh.fd, seg.path);
@@ -750,6 +757,12 @@ export class Wal {
     if (!this.#failed) await this.#trimCurrent();
     await this.#fh.close();
   }
+}
+
+interface PendingBatch {
+  bytes: Buffer;
+  count: number;
+  last: number;
 }
 
 /** What #flushing holds while an inline flush's window is open: nothing is left to wait for. */
