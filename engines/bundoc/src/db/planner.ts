@@ -1,3 +1,4 @@
+import { MAX_ID_KEY_BYTES } from '../document/id.js';
 import { encodeCompoundKey } from '../keys/encode.js';
 import { keyString } from '../storage/sorted-keys.js';
 import type { IndexMeta } from './catalog.js';
@@ -223,7 +224,8 @@ function byteRanges(c: Candidate): ByteRange[] {
     }
     if (!c.range) {
       if (c.index === ID_FIELD && c.eqFields === fields.length) {
-        out.push({ gte: pre, lt: prefixEnd(pre), point: pre });
+        // No stored _id has a longer key (checkId): nothing to look up, where the lookup would refuse it.
+        if (pre.length <= MAX_ID_KEY_BYTES) out.push({ gte: pre, lt: prefixEnd(pre), point: pre });
         continue;
       }
       out.push({ gte: pre.length ? pre : undefined, lt: pre.length ? prefixEnd(pre) : undefined });
