@@ -1,5 +1,6 @@
 import { MAX_ID_KEY_BYTES } from '../document/id.js';
 import { encodeCompoundKey } from '../keys/encode.js';
+import { maxKeyBytes, PAGE_SIZES } from '../storage/constants.js';
 import { keyString } from '../storage/sorted-keys.js';
 import type { IndexMeta } from './catalog.js';
 import { ID_INDEX_NAME } from './index-spec.js';
@@ -240,7 +241,53 @@ function byteRanges(c: Candidate): ByteRange[] {
     const b = cat([pre, enc(last, dir)]);
     out.push({ gte: firstInc ? a : prefixEnd(a), lt: lastInc ? prefixEnd(b) : b });
   }
+  const clamped = clampBounds(out);
   if (out.length > 1) out.sort((x, y) => Buffer.compare(x.gte ?? NO_BYTES, y.gte ?? NO_BYTES));
+  return clamped ? mergeOverlaps(out) : out;
+}
+
+/** The smallest key limit of any page size: a scan bound longer than it is clamped to it. */
+const MAX_BOUND_BYTES = maxKeyBytes(Math.min(...PAGE_SIZES));
+
+/**
+ * Widens ranges whose bounds are longer than any store takes (a range with a 3000-character string, or
+ * an equality on one, which no index key can hold): the start cut to MAX_BOUND_BYTES, the end to the
+ * first key past everything that starts with its cut. A wider scan is sound, the filter is applied to
+ * every document; it used to fail with "range bound is N bytes". Returns whether any bound changed.
+ */
+function clampBounds(ranges: ByteRange[]): boolean {
+  let changed = false;
+  for (const r of ranges) {
+    if (r.gte !== undefined && r.gte.length > MAX_BOUND_BYTES) {
+      r.gte = r.gte.slice(0, MAX_BOUND_BYTES);
+      changed = true;
+    }
+    if (r.lt !== undefined && r.lt.length > MAX_BOUND_BYTES) {
+      r.lt = prefixEnd(r.lt.slice(0, MAX_BOUND_BYTES));
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/**
+ * Sorted ranges with the overlapping ones joined: values that differ only past the cut clamp to the same
+ * range, which would otherwise be scanned once per value.
+ */
+function mergeOverlaps(sorted: ByteRange[]): ByteRange[] {
+  const out: ByteRange[] = [];
+  for (const r of sorted) {
+    const prev = out[out.length - 1];
+    if (prev !== undefined && prev.point === undefined && r.point === undefined) {
+      const overlaps = prev.lt === undefined || r.gte === undefined || Buffer.compare(r.gte, prev.lt) < 0;
+      if (overlaps) {
+        if (prev.lt !== undefined && (r.lt === undefined || Buffer.compare(r.lt, prev.lt) > 0))
+          prev.lt = r.lt;
+        continue;
+      }
+    }
+    out.push(r);
+  }
   return out;
 }
 
