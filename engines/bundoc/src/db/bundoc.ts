@@ -8,7 +8,14 @@ import { type AuthContext, checkAuthContext } from '../security/context.js';
 import { ConflictError, InvalidArgumentError } from '../storage/errors.js';
 import { SharedCache } from '../storage/shared-cache.js';
 import { Storage, type StorageOptions } from '../storage/storage.js';
-import { DOC_TREE_PREFIX, RESERVED_TREE_PREFIX, readAll, referencedTrees } from './catalog.js';
+import {
+  type CollectionMeta,
+  DOC_TREE_PREFIX,
+  RESERVED_TREE_PREFIX,
+  readAll,
+  referencedTrees,
+  writeCollection,
+} from './catalog.js';
 import { ChangeStream, type WatchOptions } from './change-stream.js';
 import { Collection } from './collection.js';
 import { backoff, DbCore, Scope } from './core.js';
@@ -151,6 +158,7 @@ export class Bundoc {
       const tx = st.begin({ readOnly: true });
       const metas = readAll(tx);
       tx.abort();
+      await dropInterruptedBuilds(st, metas);
       // Trees of a drop interrupted by a crash: the catalog no longer names them.
       const keep = referencedTrees(metas);
       for (const t of st.trees())
@@ -301,6 +309,7 @@ export class Bundoc {
   /** Flushes and closes the store (ending every change stream); a ':memory:' database's directory is removed. */
   async close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#core.closing = true; // index builds stop at their next batch
       for (const s of [...this.#streams]) s.close();
       try {
         await this.#core.storage.close();
@@ -311,4 +320,21 @@ export class Bundoc {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * Removes from the catalog (and from `metas`) the indexes whose online build a crash or a close
+ * interrupted: the createIndex that started one never returned. Their trees are then orphans, which the
+ * open drops.
+ */
+async function dropInterruptedBuilds(st: Storage, metas: CollectionMeta[]): Promise<void> {
+  const touched = metas.filter((m) => m.indexes.some((ix) => ix.building));
+  if (touched.length === 0) return;
+  const tx = st.begin();
+  for (const m of touched) {
+    const next: CollectionMeta = { ...m, indexes: m.indexes.filter((ix) => !ix.building) };
+    writeCollection(tx, next);
+    metas[metas.indexOf(m)] = next;
+  }
+  await tx.commit();
 }

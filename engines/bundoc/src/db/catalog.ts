@@ -24,6 +24,11 @@ export interface IndexMeta {
   sparse: boolean;
   /** Set once any document put an array into the index; such an index cannot give sort order. */
   multikey: boolean;
+  /**
+   * Set while an online build fills the index (schema-ops.ts): writes maintain it, queries do not use
+   * it. An index still building when the store opens was interrupted by a crash and is dropped.
+   */
+  building?: true;
 }
 
 export interface CollectionMeta {
@@ -33,6 +38,13 @@ export interface CollectionMeta {
   indexes: IndexMeta[];
   /** Schema, rules and validationLevel, as normalized by the security layer; absent: none. */
   security?: SecuritySpec;
+}
+
+/** The indexes queries may use: `meta.indexes` itself unless one is still being built. */
+export function readyIndexes(meta: CollectionMeta): IndexMeta[] {
+  const all = meta.indexes;
+  for (let i = 0; i < all.length; i++) if (all[i]!.building) return all.filter((ix) => !ix.building);
+  return all;
 }
 
 /** Document trees are named DOC_TREE_PREFIX + collection id. */

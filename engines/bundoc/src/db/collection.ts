@@ -69,6 +69,8 @@ export interface IndexInfo {
   unique: boolean;
   sparse: boolean;
   multikey: boolean;
+  /** Present while the index is being built online (queries do not use it yet; see createIndex). */
+  building?: true;
 }
 
 /** The error of the document at `index` of a batch, saying so. */
@@ -433,7 +435,13 @@ export class Collection<T extends object = Document> {
 
   // ---- indexes ----
 
-  /** Creates an index (building it from the existing documents); returns its name. Idempotent. */
+  /**
+   * Creates an index from the existing documents and returns its name; idempotent (a call while the same
+   * index is being built waits for that build). Over 1000 documents the build is online:
+   * writes go on meanwhile and queries use the index once this resolves. Rejects with DuplicateKeyError
+   * (unique index over duplicates, also when a write made one during the build) or IndexBuildAbortedError
+   * (the index or the collection dropped meanwhile), the index then not created.
+   */
   async createIndex(spec: Record<string, 1 | -1>, options?: IndexOptions): Promise<string> {
     return this.#ddl().createIndex(this.name, spec, options);
   }
@@ -454,6 +462,7 @@ export class Collection<T extends object = Document> {
         unique: ix.unique,
         sparse: ix.sparse,
         multikey: ix.multikey,
+        ...(ix.building ? { building: true as const } : {}),
       });
     }
     return out;

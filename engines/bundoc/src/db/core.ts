@@ -24,6 +24,10 @@ export class DbCore {
   /** Decoded documents kept for repeated reads (this database's space of its document cache). */
   readonly docs: DocumentCacheSpace;
   readonly #keyers = new Map<number, IndexKeyer>();
+  /** Set when the database begins to close. */
+  closing = false;
+  /** Indexes whose multikey flag the committed catalog has (the in-memory flag may run ahead of it). */
+  readonly multikeyStored = new Set<number>();
 
   /** Compiles every stored security spec: a spec that no longer compiles fails the open (fail closed). */
   constructor(
@@ -38,6 +42,7 @@ export class DbCore {
     for (const m of metas) {
       this.catalog.set(m.name, m);
       this.security.set(m.name, m);
+      this.#noteStored(m);
     }
   }
 
@@ -50,9 +55,15 @@ export class DbCore {
     return k;
   }
 
+  #noteStored(meta: CollectionMeta): void {
+    for (const ix of meta.indexes) if (ix.multikey) this.multikeyStored.add(ix.id);
+  }
+
   /** Makes a committed scope's catalog changes visible to later operations. */
   install(scope: Scope): void {
+    for (const id of scope.multikeyMarked()) this.multikeyStored.add(id);
     for (const [name, meta] of scope.createdEntries()) {
+      this.#noteStored(meta);
       const cur = this.catalog.get(name);
       // Schema changes replace the entry (under the exclusive lock); implicit creation only fills a gap.
       if (scope.schemaChange || !cur || cur.id !== meta.id) {
@@ -115,6 +126,7 @@ export function backoff(attempt: number): Promise<void> {
 }
 
 const NO_CREATED: ReadonlyMap<string, CollectionMeta> = new Map();
+const NO_IDS: readonly number[] = [];
 
 /** One storage transaction plus the catalog changes it made (visible to itself before commit). */
 export class Scope {
@@ -127,6 +139,7 @@ export class Scope {
   poisoned: unknown;
   /** Counts writes, so a failed operation knows whether it left anything behind. */
   writes = 0;
+  #multikey: Set<number> | undefined;
 
   constructor(core: DbCore, tx: Transaction) {
     this.core = core;
@@ -171,17 +184,27 @@ export class Scope {
   }
 
   /**
-   * Records that an index now holds arrays. The in-memory flag is set before commit: planners that read
-   * it early only lose the sort and bound-intersection shortcuts, never results.
+   * Records that an index now holds arrays. The in-memory flag is set at once: planners that read it
+   * before the commit only lose the sort and bound-intersection shortcuts, never results. The catalog
+   * entry is written in this transaction unless the committed catalog has the flag already — decided by
+   * what is committed, not by the in-memory flag, which an attempt that conflicted or failed may have set.
    */
   markMultikey(meta: CollectionMeta, ix: IndexMeta): void {
     ix.multikey = true;
+    if (this.core.multikeyStored.has(ix.id) || this.#multikey?.has(ix.id)) return;
+    this.#multikey ??= new Set();
+    this.#multikey.add(ix.id);
     const stored = readCollection(this.tx, meta.name) ?? meta;
     const six = stored.indexes.find((x) => x.id === ix.id);
     if (six && !six.multikey) {
       six.multikey = true;
       writeCollection(this.tx, stored);
     }
+  }
+
+  /** Indexes whose multikey flag this scope made sure the catalog has once it commits. */
+  multikeyMarked(): Iterable<number> {
+    return this.#multikey ?? NO_IDS;
   }
 
   put(tree: string, key: Uint8Array, value: Uint8Array, note?: PutNote): void {

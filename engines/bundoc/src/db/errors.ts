@@ -65,6 +65,24 @@ export class IndexNotFoundError extends BundocError {
   }
 }
 
+/**
+ * An online index build stopped before the index was ready: the index or its collection was dropped
+ * meanwhile. (A build the database's closing stops fails with ClosedError; the index is dropped when
+ * the database opens again.)
+ */
+export class IndexBuildAbortedError extends BundocError {
+  readonly collection: string;
+  readonly index: string;
+  constructor(collection: string, index: string, reason: string) {
+    super(
+      'INDEX_BUILD_ABORTED',
+      `the build of index "${index}" of collection "${collection}" stopped: ${reason}`,
+    );
+    this.collection = collection;
+    this.index = index;
+  }
+}
+
 /** createCollection named an existing collection with a different schema, rules or validationLevel. */
 export class CollectionExistsError extends BundocError {
   readonly collection: string;

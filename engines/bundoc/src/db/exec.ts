@@ -16,7 +16,7 @@ import { compileSort, sortDocuments } from '../query/sort.js';
 import type { AuthContext } from '../security/context.js';
 import { ValueRange, type ValueSieve } from '../storage/btree.js';
 import { copyOut } from '../storage/copy-out.js';
-import { type CollectionMeta, docTree, indexTree } from './catalog.js';
+import { type CollectionMeta, docTree, indexTree, readyIndexes } from './catalog.js';
 import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
@@ -179,7 +179,7 @@ export function planFor(meta: CollectionMeta, q: CompiledQuery): Plan {
   if (q.idKey !== undefined && q.after === undefined) {
     return idPointPlan(q.id!, q.idKey, q.sort.length === 0);
   }
-  const plan = choosePlan(meta.indexes, q.predicates(), q.sort, q.explicitId, q.limit !== undefined);
+  const plan = choosePlan(readyIndexes(meta), q.predicates(), q.sort, q.explicitId, q.limit !== undefined);
   // Keyset paging in _id order starts right after the token's _id instead of filtering from the start.
   if (q.after && plan.kind === 'COLLSCAN' && q.sort.length === 0) {
     const k = idKey(checkId(q.after._id));

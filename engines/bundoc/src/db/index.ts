@@ -75,6 +75,7 @@ export {
   CollectionNotFoundError,
   CollectionReferencedError,
   DuplicateKeyError,
+  IndexBuildAbortedError,
   IndexNotFoundError,
   InvalidCollectionNameError,
   InvalidIndexError,

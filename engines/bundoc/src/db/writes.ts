@@ -91,7 +91,7 @@ export function writeDocument(
     for (const k of c.deletes) s.delete(c.tree, k);
     if (deferred && !c.ix.unique) for (const k of c.puts) deferred.add(c.tree, k, key);
     else for (const k of c.puts) s.put(c.tree, k, key);
-    if (c.multikey && !c.ix.multikey) s.markMultikey(meta, c.ix);
+    if (c.multikey) s.markMultikey(meta, c.ix);
   }
 }
 
