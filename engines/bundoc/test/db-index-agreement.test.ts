@@ -270,6 +270,7 @@ t.test(`index/scan agreement (seed ${seed})`, async (t) => {
       const got = await cur.toArray();
       const plan = await cur.explain();
       if (plan.index) used.set(plan.index, (used.get(plan.index) ?? 0) + 1);
+      if (plan.plan === 'OR') used.set('OR', (used.get('OR') ?? 0) + 1);
       if (options.sort) {
         if (show(got) !== show(expected))
           fail(`${c.name} (${plan.index ?? plan.plan}): ${what}\n got ${show(got)}\nwant ${show(expected)}`);
@@ -325,4 +326,5 @@ t.test(`index/scan agreement (seed ${seed})`, async (t) => {
       .join('_');
     t.ok((used.get(name) ?? 0) > 5, `index ${name} was chosen by the planner ${used.get(name) ?? 0} times`);
   }
+  t.ok((used.get('OR') ?? 0) > 5, `a $or was planned as a union of index scans ${used.get('OR') ?? 0} times`);
 });

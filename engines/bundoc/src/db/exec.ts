@@ -20,7 +20,15 @@ import { type CollectionMeta, docTree, indexTree, readyIndexes } from './catalog
 import type { Scope } from './core.js';
 import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
-import { type ByteRange, choosePlan, idPointPlan, isPrimary, type Plan, prefixEnd } from './planner.js';
+import {
+  type ByteRange,
+  choosePlan,
+  idPointPlan,
+  isPrimary,
+  MAX_OR_BRANCHES,
+  type Plan,
+  prefixEnd,
+} from './planner.js';
 import { extractPredicates, type FieldPredicate } from './predicates.js';
 
 export interface FindOptions {
@@ -35,9 +43,11 @@ export interface FindOptions {
 }
 
 export interface Explain {
-  plan: 'COLLSCAN' | 'IXSCAN';
+  plan: 'COLLSCAN' | 'IXSCAN' | 'OR';
   index?: string;
   bounds?: Record<string, string[]>;
+  /** plan OR: the index scan of each branch of the $or (a document several find is returned once). */
+  branches?: Array<{ plan: 'COLLSCAN' | 'IXSCAN' | 'OR'; index?: string; bounds?: Record<string, string[]> }>;
   keysExamined: number;
   docsExamined: number;
   nReturned: number;
@@ -66,6 +76,11 @@ export interface CompiledQuery {
   needles(): Needles | undefined;
   /** What the planner can use of the filter (extracted on first use, once, whatever the collection). */
   predicates(): Map<string, FieldPredicate>;
+  /**
+   * Where the filter has a top-level $or: what the planner can use of each branch together with the
+   * rest of the filter (for an index union); undefined otherwise. Extracted on first use.
+   */
+  orBranches(): Array<Map<string, FieldPredicate>> | undefined;
   /** Set when the filter is `{ _id: id }` alone (see idEquality): the key of that document. */
   idKey: Uint8Array | undefined;
   id: DocId | undefined;
@@ -151,6 +166,7 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
   }
   let needles: Needles | undefined | null = null;
   let predicates: Map<string, FieldPredicate> | undefined;
+  let orBranches: Array<Map<string, FieldPredicate>> | undefined | null = null;
   return {
     filter: f as Record<string, unknown>,
     matcher,
@@ -161,6 +177,10 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     predicates() {
       predicates ??= extractPredicates(f as Record<string, unknown>);
       return predicates;
+    },
+    orBranches() {
+      if (orBranches === null) orBranches = branchPredicates(f as Record<string, unknown>);
+      return orBranches;
     },
     idKey: id === undefined ? undefined : idKey(id),
     id,
@@ -175,11 +195,21 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
   };
 }
 
+/** The predicates of each branch of a top-level $or, each with the rest of the filter. */
+function branchPredicates(filter: Record<string, unknown>): Array<Map<string, FieldPredicate>> | undefined {
+  const or = filter.$or;
+  if (!Array.isArray(or) || or.length === 0 || or.length > MAX_OR_BRANCHES) return undefined;
+  const { $or: _branches, ...rest } = filter;
+  return or.map((branch) => extractPredicates({ $and: [rest, branch] }));
+}
+
 export function planFor(meta: CollectionMeta, q: CompiledQuery): Plan {
   if (q.idKey !== undefined && q.after === undefined) {
     return idPointPlan(q.id!, q.idKey, q.sort.length === 0);
   }
-  const plan = choosePlan(readyIndexes(meta), q.predicates(), q.sort, q.explicitId, q.limit !== undefined);
+  const indexes = readyIndexes(meta);
+  const hasLimit = q.limit !== undefined;
+  const plan = choosePlan(indexes, q.predicates(), q.sort, q.explicitId, hasLimit, q.orBranches());
   // Keyset paging in _id order starts right after the token's _id instead of filtering from the start.
   if (q.after && plan.kind === 'COLLSCAN' && q.sort.length === 0) {
     const k = idKey(checkId(q.after._id));
@@ -251,6 +281,23 @@ export function scan(
   visit: Visit,
   withBytes = true,
 ): void {
+  if (plan.branches !== undefined) {
+    // The union: each branch's scan in turn, a document found by an earlier one skipped.
+    const seen = new Set<string>();
+    let stopped = false;
+    const once: Visit = (doc, bytes, key) => {
+      const k = latin1(key);
+      if (seen.has(k)) return true;
+      seen.add(k);
+      stopped = !visit(doc, bytes, key);
+      return !stopped;
+    };
+    for (const branch of plan.branches) {
+      scan(scope, meta, branch, stats, needles, hint, once, withBytes);
+      if (stopped) return;
+    }
+    return;
+  }
   const tx = scope.tx;
   const dtree = docTree(meta);
   const ranges: ByteRange[] = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
@@ -328,18 +375,17 @@ export function scan(
       if (seen.has(s)) return true;
       seen.add(s);
     }
-    if (!withBytes) {
-      if (sieve === undefined) {
-        // Decoded where it lies (no bytes go to `visit` when withBytes is false).
-        if (!tx.getRange(dtree, key, range)) return true;
-        stats.docsExamined++;
-        return visit(docs.decodeRange(slot, key, range.buf, range.start, range.end), NO_BYTES, key);
-      }
-      const view = tx.getView(dtree, key);
-      return view === undefined || onDocument(key, view, false, false);
+    if (!withBytes && sieve === undefined) {
+      // Decoded where it lies (no bytes go to `visit` when withBytes is false).
+      if (!tx.getRange(dtree, key, range)) return true;
+      stats.docsExamined++;
+      return visit(docs.decodeRange(slot, key, range.buf, range.start, range.end), NO_BYTES, key);
     }
-    const bytes = tx.get(dtree, key);
-    return bytes === undefined || onDocument(copyOut(key), bytes, true, false);
+    // The store's bytes, copied (withBytes) only once the needles passed: the sieve searches ahead of a
+    // document in the memory after it, which must not change during the scan — copies made one after
+    // another into the result arena would (a later document's bytes land where a search found nothing).
+    const view = tx.getView(dtree, key);
+    return view === undefined || onDocument(key, view, false, false);
   };
   // The walk reads values (the primary keys) only, and stops through visitEntry: no key views, and no
   // limit (eachEntry's hint resumes from the last key, which a keyless walk does not have).
@@ -388,7 +434,9 @@ export function execute(
       plan,
       stats,
       // Documents found by their _id usually match: sieving them would only delay parsing them.
-      plan.ranges.every((r) => r.point !== undefined) ? undefined : q.needles(),
+      plan.branches === undefined && plan.ranges.every((r) => r.point !== undefined)
+        ? undefined
+        : q.needles(),
       want,
       (doc, bytes, key) => {
         if (!matcher(doc)) return true;
@@ -422,6 +470,13 @@ export function explainOf(ex: Execution): Explain {
   };
   if (p?.index) out.index = p.index.name;
   if (p?.bounds) out.bounds = p.bounds();
+  if (p?.branches) {
+    out.branches = p.branches.map((b) => ({
+      plan: b.kind,
+      ...(b.index ? { index: b.index.name } : {}),
+      ...(b.bounds ? { bounds: b.bounds() } : {}),
+    }));
+  }
   return out;
 }
 

@@ -18,7 +18,8 @@ export interface ByteRange {
 }
 
 export interface Plan {
-  kind: 'COLLSCAN' | 'IXSCAN';
+  /** OR: the union of `branches` (a top-level $or's branches, each on an index of its own). */
+  kind: 'COLLSCAN' | 'IXSCAN' | 'OR';
   /** undefined for a scan of the documents in _id order; the primary key plan has index '_id_'. */
   index?: IndexMeta;
   ranges: ByteRange[];
@@ -27,7 +28,12 @@ export interface Plan {
   sorted: boolean;
   /** Human-readable bounds per field, for explain() (built only when asked for). */
   bounds?: () => Record<string, string[]>;
+  /** kind OR: one plan per branch; a document several of them find is visited once. */
+  branches?: Plan[];
 }
+
+/** A top-level $or of more branches than this is not planned as a union of index scans. */
+export const MAX_OR_BRANCHES = 64;
 
 /** Cartesian products of $in lists larger than this fall back to fewer bound fields. */
 const MAX_POINT_COMBOS = 1000;
@@ -113,7 +119,10 @@ function evaluate(
 
 /**
  * Picks the best index for a filter's predicates and a sort (fields and directions, _id excluded but
- * reported separately as the tie-breaker), or a collection scan.
+ * reported separately as the tie-breaker), or a collection scan. `orBranches`: where the filter has a
+ * top-level $or, the predicates of each of its branches together with the rest of the filter; when
+ * every branch has an index plan and the weakest scores above the best plan of the filter as a whole,
+ * the plan is their union (MongoDB's OR stage), its documents then sorted in memory.
  */
 export function choosePlan(
   indexes: readonly IndexMeta[],
@@ -121,17 +130,13 @@ export function choosePlan(
   sort: Array<[string, 1 | -1]>,
   sortExplicitId: 1 | -1 | undefined,
   haveLimit: boolean,
+  orBranches?: ReadonlyArray<Map<string, FieldPredicate>>,
 ): Plan {
-  let best: Candidate | undefined;
-  const consider = (ix: IndexMeta) => {
-    const c = evaluate(ix, preds, sort, sortExplicitId);
-    if (!c) return;
-    // A full index scan only to avoid sorting pays off when a limit stops it early.
-    if (c.score === 0.5 && (!haveLimit || ix === ID_FIELD)) return;
-    if (!best || c.score > best.score) best = c;
-  };
-  consider(ID_FIELD);
-  for (const ix of indexes) consider(ix);
+  const best = bestCandidate(indexes, preds, sort, sortExplicitId, haveLimit);
+  if (orBranches !== undefined && orBranches.length > 0) {
+    const union = unionPlan(indexes, orBranches, best?.score ?? 0);
+    if (union !== undefined) return union;
+  }
   if (!best) {
     // The document tree is in _id order: no sort, or a sort on _id alone, needs no index.
     const idOnly = sort.length === 0;
@@ -142,7 +147,30 @@ export function choosePlan(
       sorted: idOnly,
     };
   }
-  const c: Candidate = best;
+  return indexPlan(best);
+}
+
+function bestCandidate(
+  indexes: readonly IndexMeta[],
+  preds: Map<string, FieldPredicate>,
+  sort: Array<[string, 1 | -1]>,
+  sortExplicitId: 1 | -1 | undefined,
+  haveLimit: boolean,
+): Candidate | undefined {
+  let best: Candidate | undefined;
+  const consider = (ix: IndexMeta) => {
+    const c = evaluate(ix, preds, sort, sortExplicitId);
+    if (!c) return;
+    // A full index scan only to avoid sorting pays off when a limit stops it early.
+    if (c.score === 0.5 && (!haveLimit || ix === ID_FIELD)) return;
+    if (!best || c.score > best.score) best = c;
+  };
+  consider(ID_FIELD);
+  for (const ix of indexes) consider(ix);
+  return best;
+}
+
+function indexPlan(c: Candidate): Plan {
   return {
     kind: 'IXSCAN',
     index: c.index,
@@ -151,6 +179,22 @@ export function choosePlan(
     sorted: c.sorted,
     bounds: () => describeBounds(c),
   };
+}
+
+/** The union of the branches' best index plans, if each has one scoring above `toBeat`. */
+function unionPlan(
+  indexes: readonly IndexMeta[],
+  branches: ReadonlyArray<Map<string, FieldPredicate>>,
+  toBeat: number,
+): Plan | undefined {
+  if (branches.length > MAX_OR_BRANCHES) return undefined;
+  const plans: Plan[] = [];
+  for (const preds of branches) {
+    const c = bestCandidate(indexes, preds, [], undefined, false);
+    if (c === undefined || c.score <= toBeat) return undefined;
+    plans.push(indexPlan(c));
+  }
+  return { kind: 'OR', ranges: [], reverse: false, sorted: false, branches: plans };
 }
 
 /**

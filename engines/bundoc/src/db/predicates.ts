@@ -1,6 +1,7 @@
 /**
- * PRIVATE, TEMPORARY: extracts index-usable predicates from a filter until the query layer's extractor
- * lands. Only what is safe for a superset scan is extracted; the full filter is always re-checked.
+ * The predicates of a filter an index can serve (top level and $and; a top-level $or's branches are
+ * extracted one by one for index unions, see exec.ts). Only what is safe for a superset scan is
+ * extracted: the full filter is always applied to what the scan finds.
  */
 import { compareValues } from '../keys/compare.js';
 import { isPlainObject, MaxKey } from '../keys/types.js';
