@@ -141,3 +141,39 @@ t.test('updates and deletes through an index sieve the documents as they are sto
   t.equal((await c.deleteMany(filter)).deletedCount, want.length);
   t.equal(await c.countDocuments({}), 20 - want.length);
 });
+
+t.test('documents stored in overflow pages are sieved where no later read can land', async (t) => {
+  // 4 KiB pages put a ~1.6 KB incompressible document in an overflow chain. Reading chains into Node's
+  // shared Buffer pool put each document right after the previous one, in memory the sieve had already
+  // searched (and found nothing in): find/countDocuments missed matching documents.
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-needles-ovf-'));
+  const db = await Bundoc.open(path.join(dir, 'db'), { durability: 'off', pageSize: 4096 });
+  t.teardown(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const c = db.collection('c');
+  const r = rng(seed);
+  // Incompressible: stored as plain JSON, so the sieve reads the chain's bytes.
+  const noise = () =>
+    Array.from({ length: 1600 }, () => String.fromCharCode(33 + Math.floor(r() * 90))).join('');
+  await c.createIndex({ u: 1 });
+  await c.insertMany(
+    Array.from({ length: 24 }, (_, i) => ({
+      _id: i,
+      u: i,
+      blob: noise(),
+      tag: i % 4 === 3 ? 'hit' : 'miss',
+    })),
+  );
+  await db.storage.checkpoint(); // the documents now come from their overflow pages
+  const want = [3, 7, 11, 15, 19, 23];
+  t.same(
+    (await c.find({ tag: 'hit' }, { sort: { _id: 1 } }).toArray()).map((d) => d._id),
+    want,
+    'scan',
+  );
+  t.equal(await c.countDocuments({ tag: 'hit' }), want.length);
+  t.equal(await c.countDocuments({ u: { $gte: 0 }, tag: 'hit' }), want.length, 'index scan');
+  t.equal((await c.updateMany({ tag: 'hit' }, { $set: { seen: 1 } })).matchedCount, want.length);
+});

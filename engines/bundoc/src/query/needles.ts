@@ -106,8 +106,10 @@ interface Ahead {
  * block answers for every document up to its first occurrence, so a scan makes about one search per
  * occurrence instead of one per document (each search a native call: 22% of an unindexed filter).
  * Sound for any memory layout: whatever lies between documents can only add occurrences, and an
- * occurrence counts for a document only if it lies wholly inside it. The bytes must not change during
- * the scan (they do not: a scan runs synchronously).
+ * occurrence counts for a document only if it lies wholly inside it. The memory must not change during
+ * the scan, after a document either: pages and the write arenas do not (a scan runs synchronously), but
+ * copies made one after another into an arena or Node's shared Buffer pool would put a later document
+ * where an earlier search found nothing (both happened: see exec.ts scan and Pager.readChain).
  */
 export class NeedleSieve {
   readonly #needles: Needles;

@@ -216,7 +216,9 @@ export class Pager {
   }
 
   readChain(type: number, head: number, length: number): ChainRead {
-    const out = Buffer.allocUnsafe(length);
+    // An allocation of its own, never a slice of Node's shared pool: scans search ahead past a value in
+    // the memory after it (NeedleSieve), where the pool would put the next value read meanwhile.
+    const out = Buffer.allocUnsafeSlow(length);
     const pages: number[] = [];
     let off = 0;
     let pgno = head;
