@@ -72,7 +72,9 @@ export class Pager {
       throw this.corrupt(pgno, `page number out of range (page count ${this.pageCount})`);
     }
     const size = this.sealer.pageSize;
-    const buf = Buffer.allocUnsafe(size);
+    // Its own memory whatever Buffer.poolSize an app sets: cached pages are long-lived, and scans search
+    // ahead past a document in the page's memory (see readChain).
+    const buf = Buffer.allocUnsafeSlow(size);
     const n = fs.readSync(this.fd, buf, 0, size, pgno * size);
     this.pagesRead++;
     const r = this.sealer.unseal(pgno, n === size ? buf : buf.subarray(0, n));
