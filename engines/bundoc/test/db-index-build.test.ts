@@ -326,3 +326,41 @@ t.test('a build the close interrupts is dropped when the database opens again', 
   t.equal(ex.nReturned, 13);
   await db.close();
 });
+
+t.test(
+  'two indexes of one collection built at once, with writes going on, both equal maintenance',
+  async (t) => {
+    const { db } = await openDb(t, 'pair');
+    const c = await filled(db, 'c', 90);
+    const trees = newTrees(db, () => Promise.all([c.createIndex({ v: 1 }), c.createIndex({ u: -1 })]));
+    for (let i = 0; i < 30; i++) {
+      await c.updateOne({ _id: (i * 7) % 90 }, { $set: { v: i % 5, u: 1000 + i } });
+      if (i % 3 === 0) await c.deleteOne({ _id: (i * 11) % 90 });
+      if (i % 4 === 0) await c.insertOne({ _id: 500 + i, u: 2000 + i, v: [i % 2, 7] });
+    }
+    const made = await trees;
+    t.equal(made.length, 2);
+    t.same(
+      (await c.listIndexes()).map((x) => [x.name, x.building ?? false, x.multikey]),
+      [
+        ['_id_', false, false],
+        ['v_1', false, true],
+        ['u_-1', false, false],
+      ],
+    );
+    const ref = db.collection('ref');
+    const refTrees = await newTrees(db, async () => {
+      await ref.createIndex({ v: 1 });
+      await ref.createIndex({ u: -1 });
+      await ref.insertMany(await c.find({}, { sort: { _id: 1 } }).toArray());
+    });
+    const ixOf = (list: string[]) =>
+      list
+        .filter((x) => x.includes('/x/'))
+        .sort((a, b) => Number(a.split('/').pop()) - Number(b.split('/').pop()));
+    const [mv, mu] = ixOf(made);
+    const [rv, ru] = ixOf(refTrees);
+    t.same(entries(db, mv!), entries(db, rv!), 'v_1');
+    t.same(entries(db, mu!), entries(db, ru!), 'u_-1');
+  },
+);
