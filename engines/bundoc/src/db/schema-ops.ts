@@ -177,10 +177,10 @@ export class SchemaOps {
 
   /**
    * Creates an index (a no-op when the same one exists; waits for it while it is being built). A
-   * collection of at most indexBuildTuning.batch (1000) documents is indexed at once, in the transaction that adds
-   * the index. A larger one is built online: the index is added as building (writes maintain it from
-   * then on, queries do not use it), its documents are indexed in batches of their own transactions
-   * while other writes go on, and a last transaction makes it ready. A batch and a write that change
+   * collection of at most indexBuildTuning.batch (1000) documents is indexed at once, in the
+   * transaction that adds the index. A larger one is built online: the index is added as building
+   * (writes maintain it from then on, queries do not use it), its documents are indexed in batches of
+   * their own transactions while other writes go on, and a last transaction makes it ready. A batch and a write that change
    * the same document write the same index key (the batch puts the key of the version it read, the write
    * deletes it), so one of them conflicts and retries on the other's result. Duplicates under a unique
    * index, found by a batch, fail the build and drop the index, as does a drop of the index or its
@@ -188,7 +188,8 @@ export class SchemaOps {
    */
   async createIndex(collection: string, spec: unknown, options: unknown): Promise<string> {
     const parsed = parseIndexSpec(spec, options);
-    // The build is returned wrapped: an async function returning a promise would wait for it, holding the lock.
+    // The build comes back wrapped: an async function returning a promise would wait for it, holding
+    // the lock that the build's batches need.
     const pending = await this.#exclusive(async (): Promise<{ build?: Promise<void> }> => {
       const current = this.#core.catalog.get(collection);
       for (const ix of current?.indexes ?? []) {
