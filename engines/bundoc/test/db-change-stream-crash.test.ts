@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Bundoc, type ChangeEvent, type Document } from '../src/index.js';
+import { tsLoaderArgs } from './ts-loader.js';
 
 // SIGKILL while four writers insert, update and delete: after each restart, a change stream resumed from
 // LSN 0 (the log kept by walRetentionBytes) replays every acknowledged write, in an order that rebuilds
@@ -12,15 +13,12 @@ import { Bundoc, type ChangeEvent, type Document } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const STRESS = process.env.BUNBASE_STRESS === '1';
-const loader = process.execArgv.filter(
-  (a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps',
-);
 
 function runAndKill(dir: string, seed: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [...loader, path.join(here, 'db-change-stream-crash-writer.ts'), dir, String(seed)],
+      [...tsLoaderArgs, path.join(here, 'db-change-stream-crash-writer.ts'), dir, String(seed)],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
     );
     let out = '';

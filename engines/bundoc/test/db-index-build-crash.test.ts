@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Bundoc } from '../src/index.js';
 import { checkIndexes } from './db-security-fixtures.js';
+import { tsLoaderArgs } from './ts-loader.js';
 
 // SIGKILL while an index is built online and writes go on (db-index-build-crash-writer.ts): after
 // reopening, an index whose build was cut is gone (no catalog entry, no tree), a finished one matches
@@ -13,15 +14,12 @@ import { checkIndexes } from './db-security-fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const STRESS = process.env.BUNBASE_STRESS === '1';
-const loader = process.execArgv.filter(
-  (a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps',
-);
 
 function runAndKill(dir: string, seed: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [...loader, path.join(here, 'db-index-build-crash-writer.ts'), dir, String(seed)],
+      [...tsLoaderArgs, path.join(here, 'db-index-build-crash-writer.ts'), dir, String(seed)],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
     );
     let out = '';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { Bundoc } from '../src/index.js';
 import { checkIndexes } from './db-security-fixtures.js';
+import { tsLoaderArgs } from './ts-loader.js';
 
 // SIGKILL while a writer inserts referencing documents and deletes users with multi-level cascades and
 // setNull: after reopening, the specs are there, no reference dangles, acknowledged deletes took their
@@ -13,16 +14,12 @@ import { checkIndexes } from './db-security-fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const STRESS = process.env.BUNBASE_STRESS === '1';
-// The child runs the TypeScript sources with tap's loader only (not its process-info hook).
-const loader = process.execArgv.filter(
-  (a) => a.includes('@tapjs/typescript') || a === '--enable-source-maps',
-);
 
 function runAndKill(dir: string, seed: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [...loader, path.join(here, 'db-security-crash-writer.ts'), dir, String(seed)],
+      [...tsLoaderArgs, path.join(here, 'db-security-crash-writer.ts'), dir, String(seed)],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, NODE_OPTIONS: '' },
