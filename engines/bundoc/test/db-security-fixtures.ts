@@ -52,13 +52,11 @@ export function dump(db: Bundoc): Record<string, Record<string, string>> {
   }
 }
 
-/**
- * Checks that every secondary index holds exactly the entries its collection's documents imply (no
- * stale entry of a deleted or updated document, none missing).
- */
-export function checkIndexes(t: Test, db: Bundoc, what: string): void {
+/** Each secondary index's entries as they are and as its collection's documents imply them. */
+function indexContents(db: Bundoc): Array<{ name: string; have: string[]; want: string[] }> {
   const tx = db.storage.begin({ readOnly: true });
   try {
+    const out: Array<{ name: string; have: string[]; want: string[] }> = [];
     for (const meta of readAll(tx)) {
       for (const ix of meta.indexes) {
         const keyer = new IndexKeyer(ix, db.storage.maxKey);
@@ -71,16 +69,30 @@ export function checkIndexes(t: Test, db: Bundoc, what: string): void {
         const have = new Map<string, string>();
         for (const [k, v] of tx.range(keyer.tree))
           have.set(Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex'));
-        t.same(
-          [...have].sort(),
-          [...want].sort(),
-          `${what}: index ${meta.name}.${ix.name} matches the documents`,
-        );
+        const entries = (m: Map<string, string>) => [...m].map(([k, v]) => `${k}=${v}`).sort();
+        out.push({ name: `${meta.name}.${ix.name}`, have: entries(have), want: entries(want) });
       }
     }
+    return out;
   } finally {
     tx.abort();
   }
+}
+
+/**
+ * Checks that every secondary index holds exactly the entries its collection's documents imply (no
+ * stale entry of a deleted or updated document, none missing).
+ */
+export function checkIndexes(t: Test, db: Bundoc, what: string): void {
+  for (const { name, have, want } of indexContents(db))
+    t.same(have, want, `${what}: index ${name} matches the documents`);
+}
+
+/** The names of the secondary indexes whose entries differ from what their documents imply. */
+export function indexMismatches(db: Bundoc): string[] {
+  return indexContents(db)
+    .filter(({ have, want }) => have.join() !== want.join())
+    .map(({ name }) => name);
 }
 
 /** Runs `op` and returns what it threw (undefined: it did not). */

@@ -230,3 +230,107 @@ t.test('snapshot isolation, not serializability: write skew is possible (documen
     'both left: guard such invariants with a shared write',
   );
 });
+
+// A failed operation inside a transaction takes back what it wrote (a savepoint) and the transaction
+// goes on, as a statement in SQLite; operations run at the same time cannot be taken back one by one, and
+// a failure among them that wrote something makes the transaction unusable.
+
+t.test('a failed operation is taken back whole; the transaction goes on and commits the rest', async (t) => {
+  const db = await openDb(t);
+  const c = db.collection('c');
+  await c.createIndex({ tags: 1 });
+  await c.createIndex({ email: 1 }, { unique: true, sparse: true });
+  await c.insertMany([
+    { _id: 1, n: 1 },
+    { _id: 2, n: 'two' },
+    { _id: 3, n: 3 },
+  ]);
+  const seen = await db.transaction(async (tx) => {
+    const tc = tx.collection('c');
+    const fresh = tx.collection('fresh');
+    // The first document is written before the duplicate is found; the collection is created for it.
+    await t.rejects(fresh.insertMany([{ _id: 'a', tags: ['x', 'y'] }, { _id: 'a' }]), DuplicateKeyError);
+    // The second document's email duplicates the first's, written just before.
+    await t.rejects(tc.updateMany({}, { $set: { email: 'same@x' } }), DuplicateKeyError);
+    await t.rejects(tc.updateMany({}, { $inc: { n: 1 } }), /\$inc/);
+    await tc.insertOne({ _id: 4, n: 4 });
+    await fresh.insertOne({ _id: 'b' });
+    return {
+      c: await tc.find({}, { sort: { _id: 1 } }).toArray(),
+      fresh: await fresh.find({}).toArray(),
+    };
+  });
+  const want = [
+    { _id: 1, n: 1 },
+    { _id: 2, n: 'two' },
+    { _id: 3, n: 3 },
+    { _id: 4, n: 4 },
+  ];
+  t.same(seen, { c: want, fresh: [{ _id: 'b' }] }, 'inside, nothing of the failed operations');
+  t.same(await c.find({}, { sort: { _id: 1 } }).toArray(), want, 'committed: the other writes only');
+  t.same(await db.collection('fresh').find({}).toArray(), [{ _id: 'b' }]);
+});
+
+t.test('a collection created by a failed operation alone is not created', async (t) => {
+  const db = await openDb(t);
+  await db.transaction(async (tx) => {
+    await t.rejects(tx.collection('gone').insertMany([{ _id: 1 }, { _id: 1 }]), DuplicateKeyError);
+    await tx.collection('kept').insertOne({ _id: 1 });
+  });
+  t.same(db.listCollections(), ['kept']);
+});
+
+t.test('an index flag written by a failed operation is taken back with it', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-tx-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'db');
+  let db = await Bundoc.open(file, { durability: 'off' });
+  const c = db.collection('c');
+  await c.createIndex({ a: 1 });
+  await c.insertOne({ _id: 1, a: 5 });
+  await db.transaction(async (tx) => {
+    // The array makes the index multikey, and the write fails after it: the flag goes back too.
+    await t.rejects(tx.collection('c').insertMany([{ _id: 2, a: [3, 4] }, { _id: 1 }]), DuplicateKeyError);
+    await tx.collection('c').insertOne({ _id: 3, a: 1 });
+  });
+  // A later array must write the flag: had the failed operation's mark stayed, this write would skip it
+  // and the reopened database would sort through the index, returning _id 4 once per element.
+  await c.insertOne({ _id: 4, a: [2, 9] });
+  await db.close();
+  db = await Bundoc.open(file, { durability: 'off' });
+  t.teardown(() => db.close());
+  const r = db.collection('c');
+  t.equal((await r.listIndexes())[1]?.multikey, true, 'multikey after reopening');
+  t.same(
+    (await r.find({ a: { $gt: 0 } }, { sort: { a: 1 } }).toArray()).map((d) => d._id),
+    [3, 4, 1],
+    'each document once, in sort order',
+  );
+});
+
+t.test(
+  'operations at the same time: a failure that wrote something makes the transaction unusable',
+  async (t) => {
+    const db = await openDb(t);
+    const c = db.collection('c');
+    await c.createIndex({ email: 1 }, { unique: true, sparse: true });
+    await c.insertMany([{ _id: 1 }, { _id: 2 }]);
+    await t.rejects(
+      db.transaction(async (tx) => {
+        const tc = tx.collection('c');
+        // Both start before either resumes: the update's savepoint would also hold the insert.
+        const [ins, upd] = await Promise.allSettled([
+          tc.insertOne({ _id: 3 }),
+          tc.updateMany({}, { $set: { email: 'same@x' } }),
+        ]);
+        t.equal(ins.status, 'fulfilled');
+        t.equal(upd.status, 'rejected');
+        await t.rejects(tc.find({}).toArray(), DuplicateKeyError, 'reads throw the failure');
+        await t.rejects(tc.insertOne({ _id: 9 }), DuplicateKeyError, 'so do writes');
+      }),
+      DuplicateKeyError,
+      'and the commit',
+    );
+    t.same(await c.find({}, { sort: { _id: 1 } }).toArray(), [{ _id: 1 }, { _id: 2 }]);
+  },
+);

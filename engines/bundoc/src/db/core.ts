@@ -77,7 +77,10 @@ export class DbCore {
 
   /** A read-only snapshot for one read operation; the catalog is captured in the same tick. */
   read<T>(scope: Scope | undefined, fn: (s: Scope) => T): T {
-    if (scope) return fn(scope);
+    if (scope) {
+      if (scope.poisoned !== undefined) throw scope.poisoned;
+      return fn(scope);
+    }
     const s = new Scope(this, this.storage.begin({ readOnly: true }));
     try {
       return fn(s);
@@ -135,7 +138,10 @@ export class Scope {
   #created: Map<string, CollectionMeta> | undefined;
   /** Set by index builds and drops, whose catalog entries replace the installed ones. */
   schemaChange = false;
-  /** Set when an operation failed after writing part of its changes; the transaction cannot commit. */
+  /**
+   * Set when an operation that ran alongside another one failed after writing part of its changes (see
+   * guard): the transaction can neither read, write nor commit.
+   */
   poisoned: unknown;
   /** Counts writes, so a failed operation knows whether it left anything behind. */
   writes = 0;
@@ -217,19 +223,43 @@ export class Scope {
     this.tx.delete(tree, key);
   }
 
+  /** Operations of a user transaction running now (see guard). */
+  #guarded = 0;
+  /** Whether the operation that opened the current savepoint ran alongside another one. */
+  #overlapped = false;
+
   /**
-   * Inside a user transaction: an operation that fails half-way makes the transaction unusable. (Counting
-   * writes is conservative when operations of one transaction overlap: another operation's writes may
-   * poison it too, never the reverse.)
+   * Inside a user transaction: an operation that fails takes back what it wrote (a savepoint), and the
+   * transaction goes on as if it had not run, as a statement in SQLite. Operations of one transaction
+   * running at the same time (not awaited one after the other) share the write set, where one's
+   * savepoint would take back the other's writes: a failure among them that wrote something makes the
+   * transaction unusable instead (its reads, writes and commit throw that error).
    */
   async guard<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.poisoned !== undefined) throw this.poisoned;
+    const outer = this.#guarded++ === 0;
+    if (outer) {
+      this.#overlapped = false;
+      this.tx.savepoint();
+    } else this.#overlapped = true;
     const before = this.writes;
+    // What the savepoint must restore besides the writes: catalog entries (collections the operation
+    // created implicitly) and multikey marks (whose catalog writes it takes back).
+    const created = this.#created === undefined ? undefined : new Map(this.#created);
+    const multikey = this.#multikey === undefined ? undefined : new Set(this.#multikey);
     try {
       return await fn();
     } catch (e) {
-      if (this.writes !== before) this.poisoned = e;
+      if (this.writes !== before) {
+        if (outer && !this.#overlapped) {
+          this.tx.rollbackToSavepoint();
+          this.#created = created;
+          this.#multikey = multikey;
+        } else this.poisoned = e;
+      }
       throw e;
+    } finally {
+      if (--this.#guarded === 0) this.tx.releaseSavepoint();
     }
   }
 }

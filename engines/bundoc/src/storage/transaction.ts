@@ -92,6 +92,8 @@ export class Transaction {
   #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
   /** The write set per tree; read-only transactions share one that stays empty (a Map less per read). */
   readonly writes: Map<string, SortedKeys<PendingWrite>>;
+  /** Since savepoint(): each key's write set entry before its change, in the order of the changes. */
+  #undo: Array<{ tree: string; ks: string; prior: PendingWrite | undefined }> | undefined;
 
   constructor(host: TxHost, snapshot: number, readOnly: boolean) {
     this.#host = host;
@@ -164,6 +166,7 @@ export class Transaction {
     }
     const set = this.#writeSet(tree);
     const ks = keyString(key);
+    this.#undo?.push({ tree, ks, prior: set.get(ks) });
     // A value already in the write arenas (a document encoded there, see ownedText) is the store's.
     const w: PendingWrite = { key: ownCopy(key), value: isOwned(value) ? value : ownCopy(value) };
     const n = combinedNote(set.get(ks), note);
@@ -177,10 +180,40 @@ export class Transaction {
     const set = this.#writeSet(tree);
     const ks = keyString(key);
     const prior = set.get(ks);
+    this.#undo?.push({ tree, ks, prior });
     const w: PendingWrite = { key: ownCopy(key), value: undefined };
     if (prior ? prior.note === 'insert' : !existed) w.note = 'insert';
     set.set(ks, w);
     return existed;
+  }
+
+  /**
+   * Starts recording the changes to the write sets, so rollbackToSavepoint() can take back what follows
+   * (one level: a new savepoint replaces the last).
+   */
+  savepoint(): void {
+    this.#assertWritable();
+    this.#undo = [];
+  }
+
+  /** Stops recording; the changes since the savepoint stay. */
+  releaseSavepoint(): void {
+    this.#undo = undefined;
+  }
+
+  /** Takes back every write since savepoint(), as if they had not been made; recording stops. */
+  rollbackToSavepoint(): void {
+    const undo = this.#undo;
+    if (undo === undefined) throw new InvalidArgumentError('no savepoint to roll back to');
+    this.#undo = undefined;
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const { tree, ks, prior } = undo[i]!;
+      const set = this.writes.get(tree)!;
+      if (prior === undefined) set.delete(ks);
+      else set.set(ks, prior);
+      // An emptied write set would still have commit() check the tree for a concurrent drop.
+      if (set.size === 0) this.writes.delete(tree);
+    }
   }
 
   #writeSet(tree: string): SortedKeys<PendingWrite> {

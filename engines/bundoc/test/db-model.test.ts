@@ -1,0 +1,503 @@
+import fc from 'fast-check';
+import t, { type Test } from 'tap';
+import {
+  BulkWriteError,
+  type Bundoc,
+  type Collection,
+  type DbTransaction,
+  type Document,
+  DuplicateKeyError,
+} from '../src/index.js';
+import { compileFilter, compileUpdate, sortDocuments } from '../src/query/index.js';
+import { upsertDocument } from '../src/query/upsert.js';
+import { indexMismatches, openDb } from './db-security-fixtures.js';
+
+// A model of the whole write path: random sequences of inserts (one, many ordered and unordered),
+// updates (one, many, upserts, replacements), deletes, index creations and drops, transactions that
+// commit or throw, and close/reopen, run against a database and against a plain array of documents.
+// The array applies the query language's own compiled filters and updates (their semantics are checked
+// against mingo elsewhere): what is tested here is the database around them — storage, index
+// maintenance, unique checks, the planner's choice of index, atomicity of failed writes, transactions
+// and persistence. After every step the collection must equal the model (contents and a random query
+// through whatever index the planner picks), and every index must hold exactly its documents' entries.
+
+const RUNS = process.env.BUNBASE_STRESS === '1' ? 1000 : 200;
+
+type Id = number;
+interface Model {
+  docs: Document[];
+  /** Names of the indexes created (by spec label), for drops. */
+  indexes: Map<string, string>;
+}
+
+/** The indexes a run may create: label → spec and options. `u` is unique, `s` sparse. */
+const INDEXES: Record<string, { spec: Record<string, 1 | -1>; unique?: boolean; sparse?: boolean }> = {
+  a: { spec: { a: 1 } },
+  bc: { spec: { 'b.c': -1 } },
+  tags: { spec: { tags: 1 } },
+  a_bc: { spec: { a: 1, 'b.c': 1 } },
+  u: { spec: { u: 1 }, unique: true },
+  us: { spec: { u: 1, s: 1 }, unique: true, sparse: true },
+  s: { spec: { s: 1 }, sparse: true },
+};
+
+// ---- generators ----
+
+const scalar = fc.oneof(
+  fc.integer({ min: -3, max: 6 }),
+  fc.constantFrom('x', 'y', 'z', ''),
+  fc.constant(null),
+  fc.boolean(),
+);
+const aValue = fc.oneof(
+  { weight: 4, arbitrary: scalar },
+  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }) },
+);
+const tag = fc.constantFrom('t1', 't2', 't3');
+
+const docArb = fc.record(
+  {
+    _id: fc.integer({ min: 0, max: 24 }),
+    a: aValue,
+    b: fc.oneof(fc.record({ c: fc.integer({ min: 0, max: 5 }) }, { requiredKeys: [] }), fc.constant(7)),
+    tags: fc.array(tag, { maxLength: 3 }),
+    u: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constant(null)),
+    s: fc.integer({ min: 0, max: 3 }),
+  },
+  { requiredKeys: ['_id'] },
+);
+
+const filterArb: fc.Arbitrary<Document> = fc.oneof(
+  fc.constant({}),
+  fc.integer({ min: 0, max: 24 }).map((id) => ({ _id: id })),
+  fc.record({ _id: fc.record({ $in: fc.array(fc.integer({ min: 0, max: 24 }), { maxLength: 4 }) }) }),
+  scalar.map((v) => ({ a: v })),
+  fc.integer({ min: -2, max: 5 }).map((n) => ({ a: { $gte: n } })),
+  fc.array(scalar, { maxLength: 3 }).map((vs) => ({ a: { $in: vs } })),
+  fc.integer({ min: 0, max: 5 }).map((n) => ({ 'b.c': { $lt: n } })),
+  tag.map((x) => ({ tags: x })),
+  fc.tuple(scalar, fc.integer({ min: 0, max: 8 })).map(([v, n]) => ({ $or: [{ a: v }, { u: n }] })),
+  fc.constant({ u: { $exists: false } }),
+  fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 5 })).map(([s, c]) => ({
+    s,
+    'b.c': { $gte: c },
+  })),
+);
+
+const updateArb: fc.Arbitrary<Document> = fc.oneof(
+  aValue.map((v) => ({ $set: { a: v } })),
+  fc.constant({ $inc: { 'b.c': 1 } }),
+  fc.constant({ $unset: { u: '' } }),
+  fc.integer({ min: 0, max: 8 }).map((n) => ({ $set: { u: n } })),
+  tag.map((x) => ({ $push: { tags: x } })),
+  tag.map((x) => ({ $pull: { tags: x } })),
+  fc.integer({ min: 0, max: 3 }).map((n) => ({ $set: { s: n }, $unset: { b: '' } })),
+  // a replacement (keeps the _id)
+  docArb.map(({ _id, ...rest }) => rest),
+);
+
+type Op =
+  | { kind: 'insertOne'; doc: Document }
+  | { kind: 'insertMany'; docs: Document[]; ordered: boolean }
+  | { kind: 'update'; many: boolean; filter: Document; update: Document; upsert: boolean }
+  | { kind: 'delete'; many: boolean; filter: Document }
+  | { kind: 'createIndex'; label: string }
+  | { kind: 'dropIndex'; label: string }
+  | { kind: 'transaction'; ops: Op[]; fail: boolean }
+  | { kind: 'reopen' };
+
+const writeArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: docArb.map((doc) => ({ kind: 'insertOne' as const, doc })) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('insertMany' as const),
+      docs: fc.array(docArb, { maxLength: 6 }),
+      ordered: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('update' as const),
+      many: fc.boolean(),
+      filter: filterArb,
+      update: updateArb,
+      upsert: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('delete' as const), many: fc.boolean(), filter: filterArb }),
+  },
+);
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: writeArb },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom(...Object.keys(INDEXES))
+      .map((label) => ({ kind: 'createIndex' as const, label })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(...Object.keys(INDEXES))
+      .map((label) => ({ kind: 'dropIndex' as const, label })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('transaction' as const),
+      ops: fc.array(writeArb, { minLength: 1, maxLength: 4 }),
+      fail: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+);
+
+// ---- the model ----
+
+/** _id order: numbers (as given), then generated ids (strings). */
+function byId(x: Document, y: Document): number {
+  const a = x._id;
+  const b = y._id;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+
+/** The unique keys a document has under the model's unique indexes (undefined: not indexed there). */
+function uniqueKeys(model: Model, doc: Document): string[] {
+  const out: string[] = [];
+  for (const label of model.indexes.keys()) {
+    const ix = INDEXES[label]!;
+    if (!ix.unique) continue;
+    const fields = Object.keys(ix.spec);
+    if (ix.sparse && fields.every((f) => !(f in doc))) continue;
+    out.push(`${label}:${JSON.stringify(fields.map((f) => (f in doc ? doc[f] : null)))}`);
+  }
+  return out;
+}
+
+/** Whether documents violate an index: a duplicate _id or unique key. */
+function violates(model: Model, docs: readonly Document[]): boolean {
+  const seen = new Set<string>();
+  for (const d of docs) {
+    for (const k of [`_id:${d._id}`, ...uniqueKeys(model, d)]) {
+      if (seen.has(k)) return true;
+      seen.add(k);
+    }
+  }
+  return false;
+}
+
+class ExpectedRefusal extends Error {}
+
+/** A difference between the database and the model: fails the run (fast-check then shrinks it). */
+class Mismatch extends Error {}
+
+function mismatch(what: string, details?: unknown): never {
+  throw new Mismatch(details === undefined ? what : `${what}\n${JSON.stringify(details)}`);
+}
+
+function refuses(f: () => unknown): boolean {
+  try {
+    f();
+    return false;
+  } catch (e) {
+    if (e instanceof ExpectedRefusal) return true;
+    throw e;
+  }
+}
+
+/**
+ * Applies `op` to the model's documents; returns the new documents, or throws ExpectedRefusal where the
+ * database must refuse it and change nothing. `result` is what the database returned (for the document
+ * updateOne/deleteOne chose and an upsert's generated _id).
+ */
+function applyModel(
+  model: Model,
+  docs: Document[],
+  op: Op,
+  chosen: Id | undefined,
+  upserted: unknown,
+  refusedByDb: boolean,
+): Document[] {
+  switch (op.kind) {
+    case 'insertOne': {
+      const next = [...docs, structuredClone(op.doc)];
+      if (violates(model, next)) throw new ExpectedRefusal();
+      return next;
+    }
+    case 'insertMany': {
+      let next = docs;
+      for (const d of op.docs) {
+        const tried = [...next, structuredClone(d)];
+        if (violates(model, tried)) {
+          if (op.ordered) throw new ExpectedRefusal();
+          continue;
+        }
+        next = tried;
+      }
+      return next;
+    }
+    case 'update': {
+      const match = compileFilter(op.filter);
+      const compiled = compileUpdate(op.update);
+      const one = !op.many || compiled.kind === 'replacement';
+      const matched = docs.filter((d) => match(d));
+      if (matched.length === 0) {
+        if (!op.upsert) return docs;
+        let doc: Document;
+        try {
+          doc = upsertDocument(op.filter, op.update, { now: new Date(0) });
+        } catch {
+          throw new ExpectedRefusal(); // the update does not apply to the filter's equalities
+        }
+        // a generated _id comes first, as MongoDB puts it
+        if (doc._id === undefined) doc = { _id: upserted, ...doc };
+        const next = [...docs, doc];
+        if (violates(model, next)) throw new ExpectedRefusal();
+        return next;
+      }
+      const outcome = (targets: readonly Document[]): Document[] => {
+        const changed = new Map<unknown, Document>();
+        for (const d of targets) {
+          try {
+            changed.set(d._id, compiled.apply(d));
+          } catch {
+            throw new ExpectedRefusal(); // e.g. $inc of a non-number, $push onto a non-array
+          }
+        }
+        const next = docs.map((d) => changed.get(d._id) ?? d);
+        if (violates(model, next)) throw new ExpectedRefusal();
+        return next;
+      };
+      if (!one || matched.length === 1) return outcome(matched);
+      if (chosen !== undefined) return outcome(matched.filter((d) => d._id === chosen));
+      // updateOne of several matches changed nothing: a no-op on the one it took, or a refusal, which
+      // one of them must then give.
+      if (refusedByDb && !matched.some((d) => refuses(() => outcome([d])))) return docs;
+      if (refusedByDb) throw new ExpectedRefusal();
+      return docs;
+    }
+    case 'delete': {
+      const match = compileFilter(op.filter);
+      if (op.many) return docs.filter((d) => !match(d));
+      const targets = docs.filter((d) => match(d));
+      if (targets.length === 0) return docs;
+      const gone = targets.length === 1 ? targets[0]!._id : chosen;
+      return docs.filter((d) => d._id !== gone);
+    }
+    default:
+      throw new Error(`not a document write: ${op.kind}`);
+  }
+}
+
+/** What one document write did to the collection, read from the database: for the model's choices. */
+async function runWrite(c: Collection, op: Op): Promise<{ error?: unknown; upserted?: unknown }> {
+  try {
+    switch (op.kind) {
+      case 'insertOne':
+        await c.insertOne(structuredClone(op.doc));
+        return {};
+      case 'insertMany':
+        await c.insertMany(structuredClone(op.docs), { ordered: op.ordered });
+        return {};
+      case 'update': {
+        const isReplacement = !Object.keys(op.update).some((k) => k.startsWith('$'));
+        const r = isReplacement
+          ? await c.replaceOne(op.filter, structuredClone(op.update), { upsert: op.upsert })
+          : op.many
+            ? await c.updateMany(op.filter, op.update, { upsert: op.upsert })
+            : await c.updateOne(op.filter, op.update, { upsert: op.upsert });
+        return { upserted: r.upsertedId };
+      }
+      case 'delete':
+        await (op.many ? c.deleteMany(op.filter) : c.deleteOne(op.filter));
+        return {};
+      default:
+        throw new Error(`not a document write: ${op.kind}`);
+    }
+  } catch (error) {
+    return { error };
+  }
+}
+
+function isRefusal(e: unknown): boolean {
+  return (
+    e instanceof DuplicateKeyError || (e instanceof Error && (e as { code?: string }).code !== undefined)
+  );
+}
+
+async function contents(c: Collection): Promise<Document[]> {
+  return (await c.find({}).toArray()).sort(byId);
+}
+
+/**
+ * Runs one document write on the database and the model. updateOne/deleteOne may pick any matching
+ * document: the one the database picked is found by comparing before and after.
+ */
+async function step(
+  c: Collection,
+  model: Model,
+  docs: Document[],
+  op: Op,
+  where: string,
+): Promise<Document[]> {
+  const before = await contents(c);
+  const { error, upserted } = await runWrite(c, op);
+  const after = await contents(c);
+  let chosen: Id | undefined;
+  if (op.kind === 'update' || op.kind === 'delete') {
+    const afterById = new Map(after.map((d) => [d._id, d]));
+    const touched = before.filter((d) => !same(d, afterById.get(d._id)));
+    if (touched.length === 1) chosen = touched[0]!._id as Id;
+  }
+  let expected: Document[];
+  let refused = false;
+  try {
+    expected = applyModel(model, docs, op, chosen, upserted, error !== undefined);
+  } catch (e) {
+    if (!(e instanceof ExpectedRefusal)) throw e;
+    expected = docs;
+    refused = true;
+  }
+  // An unordered insertMany that lost some documents reports them with a BulkWriteError.
+  const partial = op.kind === 'insertMany' && !op.ordered && error instanceof BulkWriteError;
+  if (refused !== (error !== undefined && !partial)) {
+    mismatch(`${where}: ${refused ? 'the model refuses' : 'the model accepts'} ${JSON.stringify(op)}`, {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : error,
+    });
+  } else if (error !== undefined && !partial && !isRefusal(error)) {
+    mismatch(`${where}: an untyped error for ${JSON.stringify(op)}`, { error: String(error) });
+  }
+  const wanted = [...expected].sort(byId);
+  if (!same(after, wanted)) {
+    mismatch(`${where}: the collection differs from the model after ${JSON.stringify(op)}`, {
+      found: after,
+      wanted,
+    });
+  }
+  return wanted;
+}
+
+/** A query through whatever plan the indexes give, against the model. */
+async function compareQuery(c: Collection, docs: Document[], filter: Document, where: string) {
+  const match = compileFilter(filter);
+  const want = sortDocuments(
+    docs.filter((d) => match(d)),
+    { a: 1, _id: -1 },
+  );
+  const found = await c.find(filter, { sort: { a: 1, _id: -1 } }).toArray();
+  if (!same(found, want)) mismatch(`${where}: find(${JSON.stringify(filter)}) differs`, { found, want });
+  const n = await c.countDocuments(filter);
+  if (n !== want.length)
+    mismatch(`${where}: countDocuments(${JSON.stringify(filter)}) = ${n}, want ${want.length}`);
+}
+
+/** Runs one sequence on a fresh database; throws Mismatch at the first difference from the model. */
+async function runSequence(
+  t: Test,
+  ops: readonly Op[],
+  queries: readonly Document[],
+  tally: Record<string, number>,
+): Promise<void> {
+  const handle = await openDb(t);
+  let db: Bundoc = handle.db;
+  const model: Model = { docs: [], indexes: new Map() };
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const where = `step ${i}`;
+    tally[op.kind] = (tally[op.kind] ?? 0) + 1;
+    const c = db.collection('m');
+    switch (op.kind) {
+      case 'createIndex': {
+        const ix = INDEXES[op.label]!;
+        const tried: Model = { ...model, indexes: new Map([...model.indexes, [op.label, '']]) };
+        try {
+          const name = await c.createIndex(ix.spec, {
+            ...(ix.unique ? { unique: true } : {}),
+            ...(ix.sparse ? { sparse: true } : {}),
+          });
+          if (violates(tried, model.docs))
+            mismatch(`${where}: unique index ${op.label} built over duplicates`);
+          model.indexes.set(op.label, name);
+        } catch (e) {
+          if (e instanceof Mismatch) throw e;
+          if (!(e instanceof DuplicateKeyError) || !violates(tried, model.docs))
+            mismatch(`${where}: createIndex(${op.label}) refused`, { error: String(e) });
+          tally.refusedIndexBuilds = (tally.refusedIndexBuilds ?? 0) + 1;
+        }
+        break;
+      }
+      case 'dropIndex': {
+        const name = model.indexes.get(op.label);
+        if (name === undefined) break;
+        await c.dropIndex(name);
+        model.indexes.delete(op.label);
+        break;
+      }
+      case 'reopen':
+        db = await handle.reopen();
+        break;
+      case 'transaction': {
+        // The model runs the same writes on a copy, kept only if the transaction commits: a thrown
+        // function leaves nothing, as does a refused write whose failure the transaction cannot survive.
+        let docs = model.docs;
+        let committed = true;
+        try {
+          await db.transaction(async (tx: DbTransaction) => {
+            docs = model.docs;
+            const tc = tx.collection('m');
+            for (const w of op.ops) docs = await step(tc, model, docs, w, `${where} (in a transaction)`);
+            if (op.fail) throw new Error('rolled back');
+          });
+        } catch (e) {
+          if (e instanceof Mismatch) throw e;
+          if (op.fail && (e as Error).message !== 'rolled back')
+            mismatch(`${where}: the transaction failed`, { error: String(e) });
+          if (!op.fail && !isRefusal(e)) mismatch(`${where}: the transaction failed`, { error: String(e) });
+          committed = false;
+        }
+        if (committed) model.docs = docs;
+        const now = await contents(c);
+        if (!same(now, [...model.docs].sort(byId)))
+          mismatch(`${where}: after a transaction (fail: ${op.fail}) the collection differs from the model`, {
+            found: now,
+            wanted: model.docs,
+          });
+        break;
+      }
+      default:
+        model.docs = await step(c, model, model.docs, op, where);
+    }
+    await compareQuery(db.collection('m'), model.docs, queries[i % queries.length]!, where);
+  }
+  const bad = indexMismatches(db);
+  if (bad.length > 0) mismatch(`after ${ops.length} steps, indexes differ from their documents: ${bad}`);
+  tally.steps = (tally.steps ?? 0) + ops.length;
+}
+
+t.test('random write sequences agree with a model of the collection', async (t) => {
+  const tally: Record<string, number> = {};
+  const seed = Number(process.env.BUNBASE_SEED ?? 20261201);
+  const out = await fc.check(
+    fc.asyncProperty(
+      fc.array(opArb, { minLength: 5, maxLength: 60, size: 'max' }),
+      fc.array(filterArb, { minLength: 60, maxLength: 60 }),
+      (ops, queries) => runSequence(t, ops, queries, tally),
+    ),
+    { numRuns: RUNS, seed },
+  );
+  if (out.failed) {
+    t.fail(`seed ${seed}: ${String(out.errorInstance)}`, {
+      counterexample: JSON.stringify(out.counterexample),
+    });
+  } else t.pass(`${out.numRuns} sequences agree with the model`);
+  t.comment(JSON.stringify(tally));
+});
