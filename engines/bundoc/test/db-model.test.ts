@@ -3,6 +3,7 @@ import t, { type Test } from 'tap';
 import {
   BulkWriteError,
   type Bundoc,
+  type BundocOptions,
   type Collection,
   type DbTransaction,
   type Document,
@@ -63,6 +64,11 @@ const docArb = fc.record(
     tags: fc.array(tag, { maxLength: 3 }),
     u: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.constant(null)),
     s: fc.integer({ min: 0, max: 3 }),
+    // Long values: LZ4-compressed documents (repetitive) and overflow pages (4 KiB pages, see options).
+    pad: fc.oneof(
+      fc.integer({ min: 100, max: 3000 }).map((n) => 'ab'.repeat(n)),
+      fc.uint8Array({ minLength: 500, maxLength: 3000 }).map((b) => Buffer.from(b).toString('base64')),
+    ),
   },
   { requiredKeys: ['_id'] },
 );
@@ -400,6 +406,40 @@ async function compareQuery(c: Collection, docs: Document[], filter: Document, w
     mismatch(`${where}: countDocuments(${JSON.stringify(filter)}) = ${n}, want ${want.length}`);
 }
 
+/**
+ * The collection rebuilt from its change stream, resumed from the start of the log: each event must
+ * follow from the ones before it (an insert of a new _id, an update or delete of a present one whose
+ * pre-image is the version the events built).
+ */
+async function replayed(db: Bundoc): Promise<Document[]> {
+  const stream = db.watch({ resumeAfter: 0 });
+  // A write after the sequence marks the end of its events (several events may share the last LSN).
+  await db.collection('end').insertOne({});
+  const docs = new Map<unknown, Document>();
+  try {
+    for (;;) {
+      const r = await Promise.race([
+        stream.next(),
+        new Promise<null>((res) => setTimeout(() => res(null), 5000)),
+      ]);
+      if (r === null || r.done) mismatch('the change stream ended before the sequence did');
+      const e = r.value;
+      if (e.collection === 'end') break;
+      if (e.op === 'insert' && docs.has(e.id)) mismatch(`lsn ${e.lsn}: insert of present _id ${e.id}`);
+      if (e.op === 'update' || e.op === 'delete') {
+        if (!same(e.before, docs.get(e.id)))
+          mismatch(`lsn ${e.lsn}: the pre-image of ${e.op} ${e.id} is not the version it replaced`, e);
+      }
+      if (e.op === 'delete') docs.delete(e.id);
+      else if (e.op === 'drop') docs.clear();
+      else docs.set(e.id, e.doc!);
+    }
+  } finally {
+    stream.close();
+  }
+  return [...docs.values()].sort(byId);
+}
+
 /** Runs one sequence on a fresh database; throws Mismatch at the first difference from the model. */
 async function runSequence(
   t: Test,
@@ -407,7 +447,9 @@ async function runSequence(
   queries: readonly Document[],
   tally: Record<string, number>,
 ): Promise<void> {
-  const handle = await openDb(t);
+  // The whole log is kept, with pre-images: the change stream must replay the sequence (see replayed).
+  const options: BundocOptions = { walRetentionBytes: 1 << 30, changeStreamPreImages: true, pageSize: 4096 };
+  const handle = await openDb(t, options);
   let db: Bundoc = handle.db;
   const model: Model = { docs: [], indexes: new Map() };
   for (let i = 0; i < ops.length; i++) {
@@ -443,7 +485,7 @@ async function runSequence(
         break;
       }
       case 'reopen':
-        db = await handle.reopen();
+        db = await handle.reopen(options);
         break;
       case 'transaction': {
         // The model runs the same writes on a copy, kept only if the transaction commits: a thrown
@@ -480,6 +522,12 @@ async function runSequence(
   }
   const bad = indexMismatches(db);
   if (bad.length > 0) mismatch(`after ${ops.length} steps, indexes differ from their documents: ${bad}`);
+  const rebuilt = await replayed(db);
+  if (!same(rebuilt, [...model.docs].sort(byId)))
+    mismatch(`after ${ops.length} steps, the change stream does not rebuild the collection`, {
+      rebuilt,
+      wanted: model.docs,
+    });
   tally.steps = (tally.steps ?? 0) + ops.length;
 }
 
