@@ -308,29 +308,100 @@ t.test('an index flag written by a failed operation is taken back with it', asyn
   );
 });
 
+t.test('operations started together: a synchronous one that fails is taken back alone', async (t) => {
+  const db = await openDb(t);
+  const c = db.collection('c');
+  await c.createIndex({ email: 1 }, { unique: true, sparse: true });
+  await c.insertMany([{ _id: 1 }, { _id: 2 }]);
+  await db.transaction(async (tx) => {
+    const tc = tx.collection('c');
+    // Both start before either resumes; each runs to its end before the other starts.
+    const [ins, upd] = await Promise.allSettled([
+      tc.insertOne({ _id: 3 }),
+      tc.updateMany({}, { $set: { email: 'same@x' } }),
+    ]);
+    t.equal(ins.status, 'fulfilled');
+    t.equal(upd.status, 'rejected');
+  });
+  t.same(await c.find({}, { sort: { _id: 1 } }).toArray(), [{ _id: 1 }, { _id: 2 }, { _id: 3 }]);
+});
+
+/** Owners and cars (owner: setNull, unique): deleting two owners nulls two cars' owners, which collide. */
+async function garage(t: Test): Promise<Bundoc> {
+  const db = await openDb(t);
+  await db.createCollection('owners');
+  await db.createCollection('cars', {
+    schema: {
+      properties: {
+        owner: { type: ['string', 'null'], 'x-bundoc-ref': { collection: 'owners', onDelete: 'setNull' } },
+      },
+    },
+  });
+  await db.collection('cars').createIndex({ owner: 1 }, { unique: true });
+  await db.collection('owners').insertMany([{ _id: 'o1' }, { _id: 'o2' }, { _id: 'o3' }]);
+  await db.collection('cars').insertMany([
+    { _id: 'c1', owner: 'o1' },
+    { _id: 'c2', owner: 'o2' },
+  ]);
+  return db;
+}
+
+t.test('a delete that waits for its references and fails is taken back when it ran alone', async (t) => {
+  const db = await garage(t);
+  await db.transaction(async (tx) => {
+    const owners = tx.collection('owners');
+    // The first car's owner is nulled before the second collides with it on the unique index.
+    await t.rejects(owners.deleteMany({ _id: { $in: ['o1', 'o2'] } }), DuplicateKeyError);
+    t.same(await tx.collection('cars').countDocuments({ owner: null }), 0, 'nothing of it is seen');
+    await owners.deleteOne({ _id: 'o3' });
+  });
+  t.same((await db.collection('owners').find({}).toArray()).map((d) => d._id).sort(), ['o1', 'o2']);
+  t.same(
+    await db
+      .collection('cars')
+      .find({}, { sort: { _id: 1 } })
+      .toArray(),
+    [
+      { _id: 'c1', owner: 'o1' },
+      { _id: 'c2', owner: 'o2' },
+    ],
+  );
+});
+
 t.test(
-  'operations at the same time: a failure that wrote something makes the transaction unusable',
+  'a delete that fails after writing while other operations ran makes the transaction unusable',
   async (t) => {
-    const db = await openDb(t);
-    const c = db.collection('c');
-    await c.createIndex({ email: 1 }, { unique: true, sparse: true });
-    await c.insertMany([{ _id: 1 }, { _id: 2 }]);
+    const db = await garage(t);
     await t.rejects(
       db.transaction(async (tx) => {
-        const tc = tx.collection('c');
-        // Both start before either resumes: the update's savepoint would also hold the insert.
-        const [ins, upd] = await Promise.allSettled([
-          tc.insertOne({ _id: 3 }),
-          tc.updateMany({}, { $set: { email: 'same@x' } }),
+        const owners = tx.collection('owners');
+        const [del, ins] = await Promise.allSettled([
+          owners.deleteMany({ _id: { $in: ['o1', 'o2'] } }),
+          owners.insertOne({ _id: 'o9' }),
         ]);
+        t.equal(del.status, 'rejected');
         t.equal(ins.status, 'fulfilled');
-        t.equal(upd.status, 'rejected');
-        await t.rejects(tc.find({}).toArray(), DuplicateKeyError, 'reads throw the failure');
-        await t.rejects(tc.insertOne({ _id: 9 }), DuplicateKeyError, 'so do writes');
+        await t.rejects(owners.find({}).toArray(), DuplicateKeyError, 'reads throw the failure');
+        await t.rejects(owners.insertOne({ _id: 'o8' }), DuplicateKeyError, 'so do writes');
       }),
       DuplicateKeyError,
       'and the commit',
     );
-    t.same(await c.find({}, { sort: { _id: 1 } }).toArray(), [{ _id: 1 }, { _id: 2 }]);
+    t.same((await db.collection('owners').find({}).toArray()).map((d) => d._id).sort(), ['o1', 'o2', 'o3']);
   },
 );
+
+t.test('a synchronous operation that fails while a delete waits is taken back alone', async (t) => {
+  const db = await garage(t);
+  await db.transaction(async (tx) => {
+    const [del, ins] = await Promise.allSettled([
+      tx.collection('owners').deleteOne({ _id: 'o3' }),
+      // The first car is written before the duplicate _id is found.
+      tx.collection('cars').insertMany([{ _id: 'c3', owner: null }, { _id: 'c3' }]),
+    ]);
+    t.equal(del.status, 'fulfilled');
+    t.equal(ins.status, 'rejected');
+  });
+  t.same((await db.collection('owners').find({}).toArray()).map((d) => d._id).sort(), ['o1', 'o2']);
+  t.same((await db.collection('cars').find({}).toArray()).map((d) => d._id).sort(), ['c1', 'c2']);
+});

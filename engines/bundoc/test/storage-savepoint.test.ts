@@ -70,9 +70,15 @@ t.test('rolling back to a savepoint restores the transaction as it was there', a
           const tx = st.begin();
           for (const w of kept.slice(0, 4)) apply(tx, w);
           if (i === 0) {
-            tx.savepoint();
-            for (const w of undone) apply(tx, w);
-            tx.rollbackToSavepoint();
+            // Two nested savepoints: the inner one rolled back first, then the outer one.
+            const outer = tx.savepoint();
+            for (const w of undone.slice(0, 4)) apply(tx, w);
+            const inner = tx.savepoint();
+            for (const w of undone.slice(4)) apply(tx, w);
+            tx.rollbackToSavepoint(inner);
+            tx.releaseSavepoint();
+            tx.rollbackToSavepoint(outer);
+            tx.releaseSavepoint();
           }
           for (const w of kept.slice(4)) apply(tx, w);
           await tx.commit();
@@ -100,11 +106,13 @@ t.test('savepoint misuse fails clearly', async (t) => {
   const st = await Storage.open(dir, { durability: 'off' });
   t.teardown(() => st.close());
   const tx = st.begin();
-  t.throws(() => tx.rollbackToSavepoint(), /no savepoint/);
-  tx.savepoint();
+  t.throws(() => tx.rollbackToSavepoint(0), /no such savepoint/);
+  t.throws(() => tx.releaseSavepoint(), /no savepoint to release/);
+  const mark = tx.savepoint();
   tx.put('a', enc('k'), enc('v'));
+  t.throws(() => tx.rollbackToSavepoint(mark + 5), /no such savepoint/, 'a mark past the log');
   tx.releaseSavepoint();
-  t.throws(() => tx.rollbackToSavepoint(), /no savepoint/, 'released: the writes stay');
+  t.throws(() => tx.rollbackToSavepoint(mark), /no such savepoint/, 'released: the writes stay');
   t.equal(dec(tx.get('a', enc('k'))!), 'v');
   tx.abort();
   t.throws(() => st.begin({ readOnly: true }).savepoint(), /read-only/);

@@ -139,7 +139,7 @@ export class Scope {
   /** Set by index builds and drops, whose catalog entries replace the installed ones. */
   schemaChange = false;
   /**
-   * Set when an operation that ran alongside another one failed after writing part of its changes (see
+   * Set when an operation that waited while others ran failed after writing part of its changes (see
    * guard): the transaction can neither read, write nor commit.
    */
   poisoned: unknown;
@@ -223,43 +223,51 @@ export class Scope {
     this.tx.delete(tree, key);
   }
 
-  /** Operations of a user transaction running now (see guard). */
-  #guarded = 0;
-  /** Whether the operation that opened the current savepoint ran alongside another one. */
-  #overlapped = false;
+  /** Operations started in this scope (see guard). */
+  #started = 0;
+  /** Operations whose function returned a promise that has not settled (see guard). */
+  #pending = 0;
 
   /**
-   * Inside a user transaction: an operation that fails takes back what it wrote (a savepoint), and the
-   * transaction goes on as if it had not run, as a statement in SQLite. Operations of one transaction
-   * running at the same time (not awaited one after the other) share the write set, where one's
-   * savepoint would take back the other's writes: a failure among them that wrote something makes the
-   * transaction unusable instead (its reads, writes and commit throw that error).
+   * Inside a user transaction: an operation that fails takes back what it wrote (a savepoint) and the
+   * transaction goes on as if it had not run, as a statement in SQLite. An operation whose work is
+   * synchronous (every write but deletes, which may wait for reference reads) runs alone, so its writes
+   * are exactly those after its savepoint. One that waits may see other operations of the transaction
+   * run meanwhile (not awaited one after the other): their writes then mingle in the write set, and its
+   * failure after writing makes the transaction unusable instead (its reads, writes and commit throw).
    */
   async guard<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.poisoned !== undefined) throw this.poisoned;
-    const outer = this.#guarded++ === 0;
-    if (outer) {
-      this.#overlapped = false;
-      this.tx.savepoint();
-    } else this.#overlapped = true;
+    const mark = this.tx.savepoint();
+    const started = ++this.#started;
+    const alone = this.#pending === 0;
     const before = this.writes;
     // What the savepoint must restore besides the writes: catalog entries (collections the operation
     // created implicitly) and multikey marks (whose catalog writes it takes back).
     const created = this.#created === undefined ? undefined : new Map(this.#created);
     const multikey = this.#multikey === undefined ? undefined : new Set(this.#multikey);
+    let waited = false;
     try {
-      return await fn();
+      const r = fn();
+      if (!(r instanceof Promise)) return r;
+      waited = true;
+      this.#pending++;
+      try {
+        return await r;
+      } finally {
+        this.#pending--;
+      }
     } catch (e) {
       if (this.writes !== before) {
-        if (outer && !this.#overlapped) {
-          this.tx.rollbackToSavepoint();
+        if (!waited || (alone && this.#started === started)) {
+          this.tx.rollbackToSavepoint(mark);
           this.#created = created;
           this.#multikey = multikey;
         } else this.poisoned = e;
       }
       throw e;
     } finally {
-      if (--this.#guarded === 0) this.tx.releaseSavepoint();
+      this.tx.releaseSavepoint();
     }
   }
 }

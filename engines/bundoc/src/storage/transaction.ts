@@ -92,8 +92,9 @@ export class Transaction {
   #state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
   /** The write set per tree; read-only transactions share one that stays empty (a Map less per read). */
   readonly writes: Map<string, SortedKeys<PendingWrite>>;
-  /** Since savepoint(): each key's write set entry before its change, in the order of the changes. */
+  /** While a savepoint is open: each key's write set entry before its change, in the order of the changes. */
   #undo: Array<{ tree: string; ks: string; prior: PendingWrite | undefined }> | undefined;
+  #savepoints = 0;
 
   constructor(host: TxHost, snapshot: number, readOnly: boolean) {
     this.#host = host;
@@ -188,25 +189,28 @@ export class Transaction {
   }
 
   /**
-   * Starts recording the changes to the write sets, so rollbackToSavepoint() can take back what follows
-   * (one level: a new savepoint replaces the last).
+   * Marks this point of the transaction: rollbackToSavepoint(mark) takes back the writes made after it.
+   * Savepoints nest; the changes are recorded while one is open (releaseSavepoint closes it).
    */
-  savepoint(): void {
+  savepoint(): number {
     this.#assertWritable();
-    this.#undo = [];
+    this.#undo ??= [];
+    this.#savepoints++;
+    return this.#undo.length;
   }
 
-  /** Stops recording; the changes since the savepoint stay. */
+  /** Closes the last savepoint opened; the writes since it stay. */
   releaseSavepoint(): void {
-    this.#undo = undefined;
+    if (this.#savepoints === 0) throw new InvalidArgumentError('no savepoint to release');
+    if (--this.#savepoints === 0) this.#undo = undefined;
   }
 
-  /** Takes back every write since savepoint(), as if they had not been made; recording stops. */
-  rollbackToSavepoint(): void {
+  /** Takes back every write made since `mark` (from savepoint()), as if it had not been made. */
+  rollbackToSavepoint(mark: number): void {
     const undo = this.#undo;
-    if (undo === undefined) throw new InvalidArgumentError('no savepoint to roll back to');
-    this.#undo = undefined;
-    for (let i = undo.length - 1; i >= 0; i--) {
+    if (undo === undefined || !Number.isInteger(mark) || mark < 0 || mark > undo.length)
+      throw new InvalidArgumentError('no such savepoint');
+    for (let i = undo.length - 1; i >= mark; i--) {
       const { tree, ks, prior } = undo[i]!;
       const set = this.writes.get(tree)!;
       if (prior === undefined) set.delete(ks);
@@ -214,6 +218,7 @@ export class Transaction {
       // An emptied write set would still have commit() check the tree for a concurrent drop.
       if (set.size === 0) this.writes.delete(tree);
     }
+    undo.length = mark;
   }
 
   #writeSet(tree: string): SortedKeys<PendingWrite> {
