@@ -5,10 +5,11 @@ import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { Bundoc, type Collection, type Document, type FindOptions } from '../src/index.js';
 
-// A top-level $or whose branches each have an index is planned as the union of their index scans
-// (planner.ts unionPlan, exec.ts scan): a document several branches find must come back once, the rest
-// of the filter must still apply, and sort, skip, limit, counts, distinct and writes must agree with a
-// collection without indexes holding the same documents.
+// A top-level $or (or one inside a top-level $and) whose branches each have an index is planned as the
+// union of their index scans (planner.ts unionPlan, exec.ts branchPredicates and scan): a document
+// several branches find must come back once, the rest of the filter must still apply, and sort, skip,
+// limit, counts, distinct and writes must agree with a collection without indexes holding the same
+// documents.
 
 const scalar = fc.oneof(fc.integer({ min: -2, max: 4 }), fc.constantFrom('x', 'y', null, true));
 const doc = fc.record(
@@ -39,9 +40,19 @@ const leaf = fc.oneof(
   fc.constantFrom('t1', 't2').map((v) => ({ tags: { $all: [v] } })),
 );
 
+/** A top-level $or with the rest beside it, or the same inside a top-level $and (with one more $or). */
 const filter = fc
-  .tuple(fc.array(leaf, { minLength: 1, maxLength: 4 }), fc.option(leaf, { nil: undefined }))
-  .map(([branches, rest]): Document => ({ ...(rest ?? {}), $or: branches }));
+  .tuple(
+    fc.array(leaf, { minLength: 1, maxLength: 4 }),
+    fc.option(leaf, { nil: undefined }),
+    fc.constantFrom('top', 'and', 'and2'),
+    fc.array(leaf, { minLength: 1, maxLength: 2 }),
+  )
+  .map(([branches, rest, form, other]): Document => {
+    if (form === 'top') return { ...(rest ?? {}), $or: branches };
+    if (form === 'and') return { $and: [...(rest ? [rest] : []), { $or: branches }] };
+    return { $and: [{ $or: branches }, { $or: other }, ...(rest ? [rest] : [])] };
+  });
 
 const options = fc.record(
   {
@@ -181,6 +192,13 @@ t.test(
     t.equal((await rest.explain()).plan, 'OR');
     t.same(
       (await rest.toArray()).map((d) => d._id),
+      ids.filter((i) => i % 3 === 1 && (i % 10 === 1 || i % 7 === 2)),
+    );
+    // The same conjunction written with $and: the $or inside it is split alike.
+    const nested = c.find({ $and: [{ z: 1 }, { $or: [{ a: 1 }, { b: 2 }] }] }, { sort: { _id: 1 } });
+    t.equal((await nested.explain()).plan, 'OR', 'an $or inside a top-level $and');
+    t.same(
+      (await nested.toArray()).map((d) => d._id),
       ids.filter((i) => i % 3 === 1 && (i % 10 === 1 || i % 7 === 2)),
     );
   },

@@ -196,10 +196,29 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
 }
 
 /** The predicates of each branch of a top-level $or, each with the rest of the filter. */
+/**
+ * The predicates of each branch of the filter's $or, each with the rest of the filter: its own $or, else
+ * the first one in its top-level $and (`{ $and: [{ $or: [...] }, ...] }`, as a conjunction of
+ * disjunctions is written). A document the filter matches matches the rest and one branch, so the
+ * union of the branches' scans finds it.
+ */
 function branchPredicates(filter: Record<string, unknown>): Array<Map<string, FieldPredicate>> | undefined {
-  const or = filter.$or;
+  let or = filter.$or;
+  let rest: Record<string, unknown>;
+  if (or !== undefined) {
+    const { $or: _branches, ...others } = filter;
+    rest = others;
+  } else {
+    const and = filter.$and;
+    if (!Array.isArray(and)) return undefined;
+    const at = and.findIndex((c) => isPlainObject(c) && Array.isArray(c.$or));
+    if (at < 0) return undefined;
+    const { $or: branches, ...beside } = and[at] as Record<string, unknown>;
+    or = branches;
+    const { $and: _and, ...others } = filter;
+    rest = { ...others, $and: [...and.slice(0, at), beside, ...and.slice(at + 1)] };
+  }
   if (!Array.isArray(or) || or.length === 0 || or.length > MAX_OR_BRANCHES) return undefined;
-  const { $or: _branches, ...rest } = filter;
   return or.map((branch) => extractPredicates({ $and: [rest, branch] }));
 }
 
