@@ -405,3 +405,21 @@ t.test('a synchronous operation that fails while a delete waits is taken back al
   t.same((await db.collection('owners').find({}).toArray()).map((d) => d._id).sort(), ['o1', 'o2']);
   t.same((await db.collection('cars').find({}).toArray()).map((d) => d._id).sort(), ['c1', 'c2']);
 });
+
+t.test('a failed operation takes back its reference touches too', async (t) => {
+  const db = await garage(t);
+  let attempts = 0;
+  await db.transaction(
+    async (tx) => {
+      attempts++;
+      // The new car's owner is touched (so a delete of it conflicts) before the duplicate _id is found.
+      await t.rejects(tx.collection('cars').insertOne({ _id: 'c1', owner: 'o3' }), DuplicateKeyError);
+      // A delete of that owner commits meanwhile: only a touch left behind would conflict with it.
+      if (attempts === 1) await db.collection('owners').deleteOne({ _id: 'o3' });
+      await tx.collection('owners').insertOne({ _id: 'o4' });
+    },
+    { retries: 0 },
+  );
+  t.equal(attempts, 1, 'no conflict');
+  t.same((await db.collection('owners').find({}).toArray()).map((d) => d._id).sort(), ['o1', 'o2', 'o4']);
+});

@@ -143,8 +143,6 @@ export class Scope {
    * guard): the transaction can neither read, write nor commit.
    */
   poisoned: unknown;
-  /** Counts writes, so a failed operation knows whether it left anything behind. */
-  writes = 0;
   #multikey: Set<number> | undefined;
 
   constructor(core: DbCore, tx: Transaction) {
@@ -214,12 +212,10 @@ export class Scope {
   }
 
   put(tree: string, key: Uint8Array, value: Uint8Array, note?: PutNote): void {
-    this.writes++;
     this.tx.put(tree, key, value, note);
   }
 
   delete(tree: string, key: Uint8Array): void {
-    this.writes++;
     this.tx.delete(tree, key);
   }
 
@@ -241,7 +237,6 @@ export class Scope {
     const mark = this.tx.savepoint();
     const started = ++this.#started;
     const alone = this.#pending === 0;
-    const before = this.writes;
     // What the savepoint must restore besides the writes: catalog entries (collections the operation
     // created implicitly) and multikey marks (whose catalog writes it takes back).
     const created = this.#created === undefined ? undefined : new Map(this.#created);
@@ -258,7 +253,8 @@ export class Scope {
         this.#pending--;
       }
     } catch (e) {
-      if (this.writes !== before) {
+      // Every write counts, catalog entries and reference touches included (the savepoint sees them all).
+      if (this.tx.writtenSince(mark)) {
         if (!waited || (alone && this.#started === started)) {
           this.tx.rollbackToSavepoint(mark);
           this.#created = created;

@@ -205,6 +205,11 @@ export class Transaction {
     if (--this.#savepoints === 0) this.#undo = undefined;
   }
 
+  /** Whether anything was written since `mark` (from savepoint(), still open). */
+  writtenSince(mark: number): boolean {
+    return this.#undo !== undefined && this.#undo.length > mark;
+  }
+
   /** Takes back every write made since `mark` (from savepoint()), as if it had not been made. */
   rollbackToSavepoint(mark: number): void {
     const undo = this.#undo;
