@@ -109,7 +109,7 @@ type Op =
   | { kind: 'delete'; many: boolean; filter: Document }
   | { kind: 'createIndex'; label: string }
   | { kind: 'dropIndex'; label: string }
-  | { kind: 'transaction'; ops: Op[]; fail: boolean }
+  | { kind: 'transaction'; ops: Op[]; fail: boolean; together: boolean }
   | { kind: 'reopen' };
 
 const writeArb: fc.Arbitrary<Op> = fc.oneof(
@@ -158,6 +158,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('transaction' as const),
       ops: fc.array(writeArb, { minLength: 1, maxLength: 4 }),
       fail: fc.boolean(),
+      together: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
@@ -364,6 +365,36 @@ async function step(
     const touched = before.filter((d) => !same(d, afterById.get(d._id)));
     if (touched.length === 1) chosen = touched[0]!._id as Id;
   }
+  const expected = expect(model, docs, op, chosen, { error, upserted }, where);
+  const wanted = [...expected].sort(byId);
+  if (!same(after, wanted)) {
+    mismatch(`${where}: the collection differs from the model after ${JSON.stringify(op)}`, {
+      found: after,
+      wanted,
+    });
+  }
+  return wanted;
+}
+
+/** Whether a write's effect is the same whatever order a scan finds its documents in. */
+function orderFree(op: Op): boolean {
+  if (op.kind === 'update') return op.many && Object.keys(op.update).some((k) => k.startsWith('$'));
+  if (op.kind === 'delete') return op.many;
+  return op.kind === 'insertOne' || op.kind === 'insertMany';
+}
+
+/**
+ * The documents after `op` by the model, checked against how the database answered: the same refusal
+ * (a typed error, nothing written) or acceptance.
+ */
+function expect(
+  model: Model,
+  docs: Document[],
+  op: Op,
+  chosen: Id | undefined,
+  { error, upserted }: { error?: unknown; upserted?: unknown },
+  where: string,
+): Document[] {
   let expected: Document[];
   let refused = false;
   try {
@@ -382,14 +413,7 @@ async function step(
   } else if (error !== undefined && !partial && !isRefusal(error)) {
     mismatch(`${where}: an untyped error for ${JSON.stringify(op)}`, { error: String(error) });
   }
-  const wanted = [...expected].sort(byId);
-  if (!same(after, wanted)) {
-    mismatch(`${where}: the collection differs from the model after ${JSON.stringify(op)}`, {
-      found: after,
-      wanted,
-    });
-  }
-  return wanted;
+  return expected;
 }
 
 /** A query through whatever plan the indexes give, against the model. */
@@ -488,22 +512,37 @@ async function runSequence(
         db = await handle.reopen(options);
         break;
       case 'transaction': {
-        // The model runs the same writes on a copy, kept only if the transaction commits: a thrown
-        // function leaves nothing, as does a refused write whose failure the transaction cannot survive.
+        // The model runs the same writes on a copy, kept only if the transaction commits (it throws only
+        // where asked to: a write it refuses is taken back alone). `together`: the writes are started at
+        // once (Promise.all), those whose effect does not depend on the order of reads (no updateOne,
+        // replaceOne or deleteOne); each runs to its end when called, so in the order they are started.
         let docs = model.docs;
         let committed = true;
         try {
           await db.transaction(async (tx: DbTransaction) => {
             docs = model.docs;
             const tc = tx.collection('m');
-            for (const w of op.ops) docs = await step(tc, model, docs, w, `${where} (in a transaction)`);
+            if (!op.together) {
+              for (const w of op.ops) docs = await step(tc, model, docs, w, `${where} (in a transaction)`);
+            } else {
+              const writes = op.ops.filter(orderFree);
+              const results = await Promise.all(writes.map((w) => runWrite(tc, w)));
+              writes.forEach((w, k) => {
+                docs = expect(model, docs, w, undefined, results[k]!, `${where} (started together)`);
+              });
+              const inside = await contents(tc);
+              if (!same(inside, [...docs].sort(byId)))
+                mismatch(`${where}: writes started together differ from the model`, {
+                  found: inside,
+                  wanted: docs,
+                });
+            }
             if (op.fail) throw new Error('rolled back');
           });
         } catch (e) {
           if (e instanceof Mismatch) throw e;
-          if (op.fail && (e as Error).message !== 'rolled back')
+          if (!op.fail || (e as Error).message !== 'rolled back')
             mismatch(`${where}: the transaction failed`, { error: String(e) });
-          if (!op.fail && !isRefusal(e)) mismatch(`${where}: the transaction failed`, { error: String(e) });
           committed = false;
         }
         if (committed) model.docs = docs;
