@@ -118,8 +118,8 @@ export class Collection<T extends object = Document> {
     return this.#core.read(this.#scope, fn);
   }
 
-  #write<R>(fn: (s: Scope) => R | Promise<R>): Promise<R> {
-    return this.#core.write(this.#scope, fn);
+  #write<R>(fn: (s: Scope) => R | Promise<R>, selfAtomic = false): Promise<R> {
+    return this.#core.write(this.#scope, fn, selfAtomic);
   }
 
   #ddl(): SchemaOps {
@@ -351,7 +351,7 @@ export class Collection<T extends object = Document> {
       if (enforced(sec, ctx)) for (const row of ex.rows) sec.checkDelete(row.doc, ctx);
       await deleteWithReferences(s, this.name, ex.rows, (c) => security.of(c), security.graph());
       return { deletedCount: ex.rows.length };
-    });
+    }, true); // its writes are one atomic stretch (deleteWithReferences)
   }
 
   // ---- reads ----

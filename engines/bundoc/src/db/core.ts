@@ -99,8 +99,8 @@ export class DbCore {
    * Runs `fn` as one storage transaction (or inside the caller's transaction scope), retrying on
    * write-write conflicts; a failure leaves nothing written.
    */
-  async write<T>(scope: Scope | undefined, fn: (s: Scope) => T | Promise<T>): Promise<T> {
-    if (scope) return scope.guard(() => fn(scope));
+  async write<T>(scope: Scope | undefined, fn: (s: Scope) => T | Promise<T>, selfAtomic = false): Promise<T> {
+    if (scope) return scope.guard(() => fn(scope), selfAtomic);
     const wait = this.lock.acquireShared();
     if (wait) await wait;
     try {
@@ -143,6 +143,10 @@ export class Scope {
    * guard): the transaction can neither read, write nor commit.
    */
   poisoned: unknown;
+  /** Operations started in this scope (see guard). */
+  #started = 0;
+  /** Operations whose function returned a promise that has not settled (see guard). */
+  #pending = 0;
   #multikey: Set<number> | undefined;
 
   constructor(core: DbCore, tx: Transaction) {
@@ -219,20 +223,37 @@ export class Scope {
     this.tx.delete(tree, key);
   }
 
-  /** Operations started in this scope (see guard). */
-  #started = 0;
-  /** Operations whose function returned a promise that has not settled (see guard). */
-  #pending = 0;
+  /**
+   * Runs `fn`, a synchronous stretch of writes, as one: if it throws, its writes are taken back (and the
+   * catalog entries and multikey marks it made). For operations that wait before writing (see guard).
+   */
+  atomically<T>(fn: () => T): T {
+    const mark = this.tx.savepoint();
+    const created = this.#created === undefined ? undefined : new Map(this.#created);
+    const multikey = this.#multikey === undefined ? undefined : new Set(this.#multikey);
+    try {
+      return fn();
+    } catch (e) {
+      this.tx.rollbackToSavepoint(mark);
+      this.#created = created;
+      this.#multikey = multikey;
+      throw e;
+    } finally {
+      this.tx.releaseSavepoint();
+    }
+  }
 
   /**
    * Inside a user transaction: an operation that fails takes back what it wrote (a savepoint) and the
    * transaction goes on as if it had not run, as a statement in SQLite. An operation whose work is
    * synchronous (every write but deletes, which may wait for reference reads) runs alone, so its writes
    * are exactly those after its savepoint. One that waits may see other operations of the transaction
-   * run meanwhile (not awaited one after the other): their writes then mingle in the write set, and its
-   * failure after writing makes the transaction unusable instead (its reads, writes and commit throw).
+   * run meanwhile (not awaited one after the other), whose writes then mingle with its own: such an
+   * operation makes its writes in one synchronous stretch under atomically(), which takes them back on
+   * failure (`selfAtomic`: deletes). Where one that is not fails after writing, the transaction becomes
+   * unusable instead (its reads, writes and commit throw).
    */
-  async guard<T>(fn: () => T | Promise<T>): Promise<T> {
+  async guard<T>(fn: () => T | Promise<T>, selfAtomic = false): Promise<T> {
     if (this.poisoned !== undefined) throw this.poisoned;
     const mark = this.tx.savepoint();
     const started = ++this.#started;
@@ -259,7 +280,7 @@ export class Scope {
           this.tx.rollbackToSavepoint(mark);
           this.#created = created;
           this.#multikey = multikey;
-        } else this.poisoned = e;
+        } else if (!selfAtomic) this.poisoned = e;
       }
       throw e;
     } finally {

@@ -195,7 +195,6 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
   };
 }
 
-/** The predicates of each branch of a top-level $or, each with the rest of the filter. */
 /**
  * The predicates of each branch of the filter's $or, each with the rest of the filter: its own $or, else
  * the first one in its top-level $and (`{ $and: [{ $or: [...] }, ...] }`, as a conjunction of

@@ -98,7 +98,9 @@ export async function deleteWithReferences(
   const meta = s.meta(name);
   if (!meta || rows.length === 0) return;
   if (!graph.isReferenced(name)) {
-    for (const row of rows) writeDocument(s, meta, row.key, row.doc, undefined);
+    s.atomically(() => {
+      for (const row of rows) writeDocument(s, meta, row.key, row.doc, undefined);
+    });
     return;
   }
   // Documents the plan may delete, as read in this transaction: collection → refKey(_id) → row.
@@ -142,6 +144,10 @@ export async function deleteWithReferences(
     if (!row) throw new Error(`bundoc: delete plan names an unread document ${d.collection}/${String(d.id)}`);
     return { meta: s.meta(d.collection)!, row };
   });
-  for (const u of updates) writeDocument(s, u.meta, u.key, u.before, u.enc);
-  for (const { meta: m, row } of deletes) writeDocument(s, m, row.key, row.doc, undefined);
+  // One synchronous stretch, taken back whole if a write fails (a setNull update meeting a unique key):
+  // inside a transaction other operations may have run during the planning above (see Scope.guard).
+  s.atomically(() => {
+    for (const u of updates) writeDocument(s, u.meta, u.key, u.before, u.enc);
+    for (const { meta: m, row } of deletes) writeDocument(s, m, row.key, row.doc, undefined);
+  });
 }
