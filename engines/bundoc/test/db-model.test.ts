@@ -14,13 +14,15 @@ import { upsertDocument } from '../src/query/upsert.js';
 import { indexMismatches, openDb } from './db-security-fixtures.js';
 
 // A model of the whole write path: random sequences of inserts (one, many ordered and unordered),
-// updates (one, many, upserts, replacements), deletes, index creations and drops, transactions that
-// commit or throw, and close/reopen, run against a database and against a plain array of documents.
-// The array applies the query language's own compiled filters and updates (their semantics are checked
-// against mingo elsewhere): what is tested here is the database around them — storage, index
-// maintenance, unique checks, the planner's choice of index, atomicity of failed writes, transactions
-// and persistence. After every step the collection must equal the model (contents and a random query
-// through whatever index the planner picks), and every index must hold exactly its documents' entries.
+// updates (one, many, upserts, replacements), deletes, index creations and drops, collection drops,
+// transactions over two collections that commit or throw (their writes awaited one by one or started
+// together), and close/reopen, run against a database and against plain arrays of documents. The arrays
+// apply the query language's own compiled filters and updates (their semantics are checked against mingo
+// elsewhere): what is tested here is the database around them — storage, index maintenance, unique
+// checks, the planner's choice of index, atomicity of failed writes, savepoints in transactions, drops
+// and persistence. After every step each collection must equal its model (contents, and a random query
+// through whatever plan the indexes give); at the end every index must hold exactly its documents'
+// entries, and a change stream resumed from the start of the log must rebuild both collections.
 
 const RUNS = process.env.BUNBASE_STRESS === '1' ? 1000 : 200;
 
@@ -102,39 +104,55 @@ const updateArb: fc.Arbitrary<Document> = fc.oneof(
   docArb.map(({ _id, ...rest }) => rest),
 );
 
+/** The two collections a sequence writes (transactions span both). */
+type Coll = 'm' | 'n';
+const COLLS: readonly Coll[] = ['m', 'n'];
+const collArb = fc.constantFrom<Coll>(...COLLS);
+
 type Op =
-  | { kind: 'insertOne'; doc: Document }
-  | { kind: 'insertMany'; docs: Document[]; ordered: boolean }
-  | { kind: 'update'; many: boolean; filter: Document; update: Document; upsert: boolean }
-  | { kind: 'delete'; many: boolean; filter: Document }
-  | { kind: 'createIndex'; label: string }
-  | { kind: 'dropIndex'; label: string }
+  | { kind: 'insertOne'; coll: Coll; doc: Document }
+  | { kind: 'insertMany'; coll: Coll; docs: Document[]; ordered: boolean }
+  | { kind: 'update'; coll: Coll; many: boolean; filter: Document; update: Document; upsert: boolean }
+  | { kind: 'delete'; coll: Coll; many: boolean; filter: Document }
+  | { kind: 'createIndex'; coll: Coll; label: string }
+  | { kind: 'dropIndex'; coll: Coll; label: string }
+  | { kind: 'dropCollection'; coll: Coll }
   | { kind: 'transaction'; ops: Op[]; fail: boolean; together: boolean }
   | { kind: 'reopen' };
 
+/** `arb`'s ops, each on one of the collections. */
+const inColl = (arb: fc.Arbitrary<object>): fc.Arbitrary<Op> =>
+  fc.tuple(arb, collArb).map(([o, coll]) => ({ ...o, coll }) as Op);
+
 const writeArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: docArb.map((doc) => ({ kind: 'insertOne' as const, doc })) },
+  { weight: 4, arbitrary: inColl(docArb.map((doc) => ({ kind: 'insertOne' as const, doc }))) },
   {
     weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('insertMany' as const),
-      docs: fc.array(docArb, { maxLength: 6 }),
-      ordered: fc.boolean(),
-    }),
+    arbitrary: inColl(
+      fc.record({
+        kind: fc.constant('insertMany' as const),
+        docs: fc.array(docArb, { maxLength: 6 }),
+        ordered: fc.boolean(),
+      }),
+    ),
   },
   {
     weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('update' as const),
-      many: fc.boolean(),
-      filter: filterArb,
-      update: updateArb,
-      upsert: fc.boolean(),
-    }),
+    arbitrary: inColl(
+      fc.record({
+        kind: fc.constant('update' as const),
+        many: fc.boolean(),
+        filter: filterArb,
+        update: updateArb,
+        upsert: fc.boolean(),
+      }),
+    ),
   },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('delete' as const), many: fc.boolean(), filter: filterArb }),
+    arbitrary: inColl(
+      fc.record({ kind: fc.constant('delete' as const), many: fc.boolean(), filter: filterArb }),
+    ),
   },
 );
 
@@ -142,16 +160,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 12, arbitrary: writeArb },
   {
     weight: 2,
-    arbitrary: fc
-      .constantFrom(...Object.keys(INDEXES))
-      .map((label) => ({ kind: 'createIndex' as const, label })),
+    arbitrary: inColl(
+      fc.constantFrom(...Object.keys(INDEXES)).map((label) => ({ kind: 'createIndex' as const, label })),
+    ),
   },
   {
     weight: 1,
-    arbitrary: fc
-      .constantFrom(...Object.keys(INDEXES))
-      .map((label) => ({ kind: 'dropIndex' as const, label })),
+    arbitrary: inColl(
+      fc.constantFrom(...Object.keys(INDEXES)).map((label) => ({ kind: 'dropIndex' as const, label })),
+    ),
   },
+  { weight: 1, arbitrary: collArb.map((coll) => ({ kind: 'dropCollection' as const, coll })) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -435,11 +454,11 @@ async function compareQuery(c: Collection, docs: Document[], filter: Document, w
  * follow from the ones before it (an insert of a new _id, an update or delete of a present one whose
  * pre-image is the version the events built).
  */
-async function replayed(db: Bundoc): Promise<Document[]> {
+async function replayed(db: Bundoc): Promise<Record<Coll, Document[]>> {
   const stream = db.watch({ resumeAfter: 0 });
   // A write after the sequence marks the end of its events (several events may share the last LSN).
   await db.collection('end').insertOne({});
-  const docs = new Map<unknown, Document>();
+  const colls = new Map<string, Map<unknown, Document>>(COLLS.map((c) => [c, new Map()]));
   try {
     for (;;) {
       const r = await Promise.race([
@@ -449,10 +468,13 @@ async function replayed(db: Bundoc): Promise<Document[]> {
       if (r === null || r.done) mismatch('the change stream ended before the sequence did');
       const e = r.value;
       if (e.collection === 'end') break;
-      if (e.op === 'insert' && docs.has(e.id)) mismatch(`lsn ${e.lsn}: insert of present _id ${e.id}`);
+      const docs = colls.get(e.collection);
+      if (docs === undefined) mismatch(`lsn ${e.lsn}: an event of collection ${e.collection}`);
+      const at = `lsn ${e.lsn} (${e.collection})`;
+      if (e.op === 'insert' && docs.has(e.id)) mismatch(`${at}: insert of present _id ${e.id}`);
       if (e.op === 'update' || e.op === 'delete') {
         if (!same(e.before, docs.get(e.id)))
-          mismatch(`lsn ${e.lsn}: the pre-image of ${e.op} ${e.id} is not the version it replaced`, e);
+          mismatch(`${at}: the pre-image of ${e.op} ${e.id} is not the version it replaced`, e);
       }
       if (e.op === 'delete') docs.delete(e.id);
       else if (e.op === 'drop') docs.clear();
@@ -461,7 +483,9 @@ async function replayed(db: Bundoc): Promise<Document[]> {
   } finally {
     stream.close();
   }
-  return [...docs.values()].sort(byId);
+  const out = {} as Record<Coll, Document[]>;
+  for (const c of COLLS) out[c] = [...colls.get(c)!.values()].sort(byId);
+  return out;
 }
 
 /** Runs one sequence on a fresh database; throws Mismatch at the first difference from the model. */
@@ -475,18 +499,26 @@ async function runSequence(
   const options: BundocOptions = { walRetentionBytes: 1 << 30, changeStreamPreImages: true, pageSize: 4096 };
   const handle = await openDb(t, options);
   let db: Bundoc = handle.db;
-  const model: Model = { docs: [], indexes: new Map() };
+  const models: Record<Coll, Model> = {
+    m: { docs: [], indexes: new Map() },
+    n: { docs: [], indexes: new Map() },
+  };
+  const checkCollection = async (c: Coll, where: string) => {
+    const now = await contents(db.collection(c));
+    if (!same(now, [...models[c].docs].sort(byId)))
+      mismatch(`${where}: collection ${c} differs from the model`, { found: now, wanted: models[c].docs });
+  };
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const where = `step ${i}`;
     tally[op.kind] = (tally[op.kind] ?? 0) + 1;
-    const c = db.collection('m');
     switch (op.kind) {
       case 'createIndex': {
+        const model = models[op.coll];
         const ix = INDEXES[op.label]!;
         const tried: Model = { ...model, indexes: new Map([...model.indexes, [op.label, '']]) };
         try {
-          const name = await c.createIndex(ix.spec, {
+          const name = await db.collection(op.coll).createIndex(ix.spec, {
             ...(ix.unique ? { unique: true } : {}),
             ...(ix.sparse ? { sparse: true } : {}),
           });
@@ -502,40 +534,63 @@ async function runSequence(
         break;
       }
       case 'dropIndex': {
+        const model = models[op.coll];
         const name = model.indexes.get(op.label);
         if (name === undefined) break;
-        await c.dropIndex(name);
+        await db.collection(op.coll).dropIndex(name);
         model.indexes.delete(op.label);
+        break;
+      }
+      case 'dropCollection': {
+        await db.dropCollection(op.coll);
+        if (db.listCollections().includes(op.coll))
+          mismatch(`${where}: ${op.coll} still listed after its drop`);
+        models[op.coll] = { docs: [], indexes: new Map() };
+        await checkCollection(op.coll, where);
         break;
       }
       case 'reopen':
         db = await handle.reopen(options);
         break;
       case 'transaction': {
-        // The model runs the same writes on a copy, kept only if the transaction commits (it throws only
+        // The model runs the same writes on copies, kept only if the transaction commits (it throws only
         // where asked to: a write it refuses is taken back alone). `together`: the writes are started at
         // once (Promise.all), those whose effect does not depend on the order of reads (no updateOne,
         // replaceOne or deleteOne); each runs to its end when called, so in the order they are started.
-        let docs = model.docs;
+        let docs = { m: models.m.docs, n: models.n.docs };
         let committed = true;
         try {
           await db.transaction(async (tx: DbTransaction) => {
-            docs = model.docs;
-            const tc = tx.collection('m');
+            docs = { m: models.m.docs, n: models.n.docs };
             if (!op.together) {
-              for (const w of op.ops) docs = await step(tc, model, docs, w, `${where} (in a transaction)`);
+              for (const w of op.ops) {
+                const c = (w as { coll: Coll }).coll;
+                docs[c] = await step(tx.collection(c), models[c], docs[c], w, `${where} (in a transaction)`);
+              }
             } else {
               const writes = op.ops.filter(orderFree);
-              const results = await Promise.all(writes.map((w) => runWrite(tc, w)));
+              const results = await Promise.all(
+                writes.map((w) => runWrite(tx.collection((w as { coll: Coll }).coll), w)),
+              );
               writes.forEach((w, k) => {
-                docs = expect(model, docs, w, undefined, results[k]!, `${where} (started together)`);
+                const c = (w as { coll: Coll }).coll;
+                docs[c] = expect(
+                  models[c],
+                  docs[c],
+                  w,
+                  undefined,
+                  results[k]!,
+                  `${where} (started together)`,
+                );
               });
-              const inside = await contents(tc);
-              if (!same(inside, [...docs].sort(byId)))
-                mismatch(`${where}: writes started together differ from the model`, {
-                  found: inside,
-                  wanted: docs,
-                });
+              for (const c of COLLS) {
+                const inside = await contents(tx.collection(c));
+                if (!same(inside, [...docs[c]].sort(byId)))
+                  mismatch(`${where}: writes started together differ from the model in ${c}`, {
+                    found: inside,
+                    wanted: docs[c],
+                  });
+              }
             }
             if (op.fail) throw new Error('rolled back');
           });
@@ -545,32 +600,35 @@ async function runSequence(
             mismatch(`${where}: the transaction failed`, { error: String(e) });
           committed = false;
         }
-        if (committed) model.docs = docs;
-        const now = await contents(c);
-        if (!same(now, [...model.docs].sort(byId)))
-          mismatch(`${where}: after a transaction (fail: ${op.fail}) the collection differs from the model`, {
-            found: now,
-            wanted: model.docs,
-          });
+        if (committed) for (const c of COLLS) models[c].docs = docs[c];
+        for (const c of COLLS) await checkCollection(c, `${where}: after a transaction (fail: ${op.fail})`);
         break;
       }
       default:
-        model.docs = await step(c, model, model.docs, op, where);
+        models[op.coll].docs = await step(
+          db.collection(op.coll),
+          models[op.coll],
+          models[op.coll].docs,
+          op,
+          where,
+        );
     }
-    await compareQuery(db.collection('m'), model.docs, queries[i % queries.length]!, where);
+    for (const c of COLLS)
+      await compareQuery(db.collection(c), models[c].docs, queries[i % queries.length]!, `${where} (${c})`);
   }
   const bad = indexMismatches(db);
   if (bad.length > 0) mismatch(`after ${ops.length} steps, indexes differ from their documents: ${bad}`);
   const rebuilt = await replayed(db);
-  if (!same(rebuilt, [...model.docs].sort(byId)))
-    mismatch(`after ${ops.length} steps, the change stream does not rebuild the collection`, {
-      rebuilt,
-      wanted: model.docs,
-    });
+  for (const c of COLLS)
+    if (!same(rebuilt[c], [...models[c].docs].sort(byId)))
+      mismatch(`after ${ops.length} steps, the change stream does not rebuild collection ${c}`, {
+        rebuilt: rebuilt[c],
+        wanted: models[c].docs,
+      });
   tally.steps = (tally.steps ?? 0) + ops.length;
 }
 
-t.test('random write sequences agree with a model of the collection', async (t) => {
+t.test('random write sequences agree with a model of the collections', async (t) => {
   const tally: Record<string, number> = {};
   const seed = Number(process.env.BUNBASE_SEED ?? 20261201);
   const out = await fc.check(
