@@ -1,6 +1,6 @@
 // Child process of db-index-build-crash.test.ts: builds the index v_1 of a collection online (batches of
 // 50), drops it and builds it again, while writes go on; prints each acknowledged write and each
-// finished build, until killed.
+// finished build (and each update before it is made), until killed.
 import { indexBuildTuning } from '../src/db/schema-ops.js';
 import { Bundoc } from '../src/index.js';
 
@@ -28,6 +28,8 @@ const writer = (async () => {
     } else if (op === 1) {
       const id = `d${rand(600)}`;
       const v = rand(13);
+      // Tried, then acknowledged: a kill between the commit and the second line leaves v stored unacknowledged.
+      process.stdout.write(`T set ${id} ${v}\n`);
       await c.updateOne({ _id: id }, { $set: { v } });
       process.stdout.write(`A set ${id} ${v}\n`);
     } else {
