@@ -93,7 +93,7 @@ t.test(
         t.same(
           problems.slice(0, 10),
           [],
-          `round ${round}: ${acked.length} acknowledged writes, ${events.length} events`,
+          `round ${round} (BUNDOC_SEED=${base}): ${acked.length} acknowledged writes, ${events.length} events`,
         );
       } finally {
         await db.close();

@@ -76,16 +76,20 @@ t.test('SIGKILL during online index builds leaves no half-built index and loses 
       t.same(
         listed.filter((x) => x.building),
         [],
-        `round ${round}: no index is left building`,
+        `round ${round} (BUNDOC_SEED=${base}): no index is left building`,
       );
       if (!listed.some((x) => x.name === 'v_1')) cut++;
       const trees = db.storage.trees().filter((x) => x.includes('/x/'));
-      t.equal(trees.length <= listed.length - 1, true, `round ${round}: no orphan index tree (${trees})`);
+      t.equal(
+        trees.length <= listed.length - 1,
+        true,
+        `round ${round} (BUNDOC_SEED=${base}): no orphan index tree (${trees})`,
+      );
       const ids = new Set(
         (await c.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as string),
       );
       const lost = [...inserted].filter((id) => !ids.has(id));
-      t.same(lost, [], `round ${round}: every acknowledged insert is there`);
+      t.same(lost, [], `round ${round} (BUNDOC_SEED=${base}): every acknowledged insert is there`);
       // The last acknowledged value of each document this round set (a later delete may have removed it).
       const wrong: string[] = [];
       for (const [id, v] of lastSet) {
@@ -93,8 +97,8 @@ t.test('SIGKILL during online index builds leaves no half-built index and loses 
         if (d !== null && d.v !== v && !triedAfter.get(id)?.has(d.v as number))
           wrong.push(`${id}: ${String(d.v)} instead of ${v}`);
       }
-      t.same(wrong, [], `round ${round}: acknowledged updates are there`);
-      checkIndexes(t, db, `round ${round}`);
+      t.same(wrong, [], `round ${round} (BUNDOC_SEED=${base}): acknowledged updates are there`);
+      checkIndexes(t, db, `round ${round} (BUNDOC_SEED=${base})`);
     } finally {
       await db.close();
     }

@@ -60,7 +60,10 @@ t.test('SIGKILL during cascading writes leaves references and indexes consistent
     for (const l of lines) if (l.startsWith('A delete ')) deleted.add(l.slice(9));
     const db = await Bundoc.open(dir, { durability: 'full' });
     try {
-      t.ok(db.getCollectionSecurity('posts')?.schema, `round ${round}: the posts spec survived`);
+      t.ok(
+        db.getCollectionSecurity('posts')?.schema,
+        `round ${round} (BUNDOC_SEED=${base}): the posts spec survived`,
+      );
       const users = new Set((await db.collection('users').find({}).toArray()).map((d) => d._id));
       const posts = await db.collection('posts').find({}).toArray();
       const postIds = new Set(posts.map((p) => p._id));
@@ -72,8 +75,12 @@ t.test('SIGKILL during cascading writes leaves references and indexes consistent
       }
       for (const c of await db.collection('comments').find({}).toArray())
         if (!postIds.has(c.post)) problems.push(`comment ${String(c._id)} post ${String(c.post)} missing`);
-      t.same(problems, [], `round ${round}: ${lines.length} acknowledged operations, references consistent`);
-      checkIndexes(t, db, `round ${round}`);
+      t.same(
+        problems,
+        [],
+        `round ${round} (BUNDOC_SEED=${base}): ${lines.length} acknowledged operations, references consistent`,
+      );
+      checkIndexes(t, db, `round ${round} (BUNDOC_SEED=${base})`);
     } finally {
       await db.close();
     }
