@@ -498,10 +498,11 @@ export class Storage implements TxHost {
         const now = Date.now();
         const oldest = this.#oldestUncheckpointedAt;
         const due = oldest !== undefined && now - oldest >= this.#opts.checkpointIntervalMs;
-        const idle =
-          now - this.#lastCommitAt >= IDLE_CHECKPOINT_MS &&
-          this.#walGrowth() * IDLE_CHECKPOINT_SHARE >= this.#opts.checkpointBytes;
+        const paused = now - this.#lastCommitAt >= IDLE_CHECKPOINT_MS;
+        const idle = paused && this.#walGrowth() * IDLE_CHECKPOINT_SHARE >= this.#opts.checkpointBytes;
         if ((due || idle) && this.#wal.lastLsn > this.#meta.checkpointLsn) this.#autoCheckpoint();
+        else if (paused && this.#checkpointsPending === 0 && this.#fallbackLogDue())
+          this.#autoCheckpoint(true);
       },
       Math.max(50, Math.min(1000, this.#opts.checkpointIntervalMs)),
     );
@@ -1039,9 +1040,22 @@ export class Storage implements TxHost {
     if (grown || this.#walOverLimit()) this.#autoCheckpoint();
   }
 
-  #autoCheckpoint(): void {
+  /** `fallbackLog`: also when nothing changed, if the log kept for the fallback is due to go. */
+  #autoCheckpoint(fallbackLog = false): void {
     if (this.#checkpointsPending > 0 || this.#closed || this.#failed) return;
-    this.checkpoint().catch((e) => this.#fail(e));
+    this.#serialize(() => this.#checkpoint(fallbackLog)).catch((e) => this.#fail(e));
+  }
+
+  /**
+   * Whether a checkpoint of the unchanged state is due, to drop the log only the fallback meta page needs:
+   * the store is clean, and that log is at least the idle share of checkpointBytes. That log waits for the
+   * next checkpoint (FORMAT.md §5, §8), which after a bulk load may never come: the store then stayed on
+   * disk twice, as pages and as log (the bench's reference documents: 544 bytes each, half of it log).
+   * A checkpoint of the same state in a pause (and at close) leaves a fallback that needs no log.
+   */
+  #fallbackLogDue(): boolean {
+    const bytes = this.#wal.droppableBytes(this.#meta.checkpointLsn, this.#opts.walRetentionBytes);
+    return bytes * IDLE_CHECKPOINT_SHARE >= this.#opts.checkpointBytes && this.#clean();
   }
 
   /** Makes the current state the durable base and truncates the WAL behind it. */
@@ -1080,10 +1094,11 @@ export class Storage implements TxHost {
    * Checkpoint N+1 (FORMAT.md "Checkpoint"): write every dirty page, write the catalog blob, fsync the
    * WAL up to the checkpoint LSN and the data file, then write the meta page into slot (N+1) % 2 and fsync
    * again. Pages only checkpoint N-1 used become free; pages only N used are held for one more round.
+   * Skipped when nothing changed, unless `fallbackLog` and the log kept for the fallback is due to go.
    */
-  async #checkpoint(): Promise<void> {
+  async #checkpoint(fallbackLog = false): Promise<void> {
     if (this.#failed) throw this.#failed;
-    if (this.#clean()) return;
+    if (this.#clean() && !(fallbackLog && this.#fallbackLogDue())) return;
     const pager = this.#pager;
     // --- synchronous snapshot: nothing else runs between here and the first await ---
     const cpLsn = this.#wal.lastLsn;
@@ -1307,8 +1322,10 @@ export class Storage implements TxHost {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#inflight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     try {
-      if (!this.#failed) await this.#serialize(() => this.#checkpoint());
-      else await this.#checkpointChain;
+      if (!this.#failed) {
+        await this.#serialize(() => this.#checkpoint());
+        await this.#serialize(() => this.#checkpoint(true));
+      } else await this.#checkpointChain;
     } finally {
       this.#closed = true;
       const open = this.#active.slice(0, this.#activeCount) as Transaction[];

@@ -662,19 +662,37 @@ export class Wal {
 
   /** Deletes closed segments whose every record is covered by a durable checkpoint. */
   async dropSegmentsUpTo(checkpointLsn: number, retainBytes = 0): Promise<number> {
-    let dropped = 0;
+    const n = this.#droppable(checkpointLsn, retainBytes).count;
+    for (let i = 0; i < n; i++) {
+      const seg = this.#segments.shift()!;
+      await fsp.rm(path.join(this.dir, seg.file), { force: true });
+    }
+    if (n > 0) await syncDir(this.dir);
+    return n;
+  }
+
+  /** The bytes dropSegmentsUpTo(checkpointLsn, retainBytes) would delete now. */
+  droppableBytes(checkpointLsn: number, retainBytes = 0): number {
+    return this.#droppable(checkpointLsn, retainBytes).bytes;
+  }
+
+  /**
+   * The oldest segments dropSegmentsUpTo may delete: closed ones every record of which is at or before
+   * checkpointLsn, while the segments after them still hold retainBytes of history.
+   */
+  #droppable(checkpointLsn: number, retainBytes: number): { count: number; bytes: number } {
     // Bytes of the segments after the first: dropping the first still leaves them as history.
     let behind = 0;
     for (let i = 1; i < this.#segments.length; i++) behind += this.#segments[i].size;
-    while (this.#segments.length > 1 && this.#segments[0].lastLsn <= checkpointLsn) {
+    let count = 0;
+    let bytes = 0;
+    while (count + 1 < this.#segments.length && this.#segments[count].lastLsn <= checkpointLsn) {
       if (retainBytes > 0 && behind < retainBytes) break;
-      behind -= this.#segments[1].size;
-      const seg = this.#segments.shift()!;
-      await fsp.rm(path.join(this.dir, seg.file), { force: true });
-      dropped++;
+      behind -= this.#segments[count + 1].size;
+      bytes += this.#segments[count].size;
+      count++;
     }
-    if (dropped > 0) await syncDir(this.dir);
-    return dropped;
+    return { count, bytes };
   }
 
   /**
