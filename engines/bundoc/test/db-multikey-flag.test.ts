@@ -42,3 +42,33 @@ t.test('the multikey flag survives a conflict retry of the write that set it', a
   );
   await db.close();
 });
+
+t.test('a path through an array of subdocuments makes the index multikey', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bundoc-multikey-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const db = await Bundoc.open(path.join(dir, 'db'));
+  const c = db.collection('c');
+  await c.createIndex({ 'address.city': 1 });
+  await c.insertMany([
+    { _id: 1, address: [{ city: 'x' }, { city: 'y' }] },
+    { _id: 2, address: { city: 'x' } },
+    { _id: 3, address: [{ city: 'w' }] },
+  ]);
+  t.equal((await c.listIndexes())[1]?.multikey, true);
+  // Each condition may hold for another city of document 1 (as in MongoDB without $elemMatch): bounds
+  // intersected as for single values, ("x", "y"), found nothing.
+  const filter = { 'address.city': { $gt: 'x', $lt: 'y' } };
+  t.same(
+    (await c.find(filter).toArray()).map((d) => d._id),
+    [1],
+  );
+  t.equal(await c.countDocuments(filter), 1);
+  t.same(
+    (await c.find({ 'address.city': { $gte: 'w' } }, { sort: { 'address.city': 1 } }).toArray()).map(
+      (d) => d._id,
+    ),
+    [3, 1, 2],
+    'each document once, sorted by its smallest city',
+  );
+  await db.close();
+});

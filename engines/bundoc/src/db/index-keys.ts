@@ -37,7 +37,7 @@ export class IndexKeyer {
 
   /**
    * The keys of one document: every field contributes the values its path reaches, arrays expanded to
-   * their elements (multikey), a missing field as null. Sparse indexes skip documents missing every field.
+   * their elements (multikey, as is a path that reaches several values), a missing field as null. Sparse indexes skip documents missing every field.
    * Non-unique keys end with the _id bytes so equal values stay distinct and come out in _id order.
    */
   entries(doc: Record<string, unknown>, idBytes: Uint8Array): IndexEntries | undefined {
@@ -51,6 +51,9 @@ export class IndexKeyer {
     const perField: unknown[][] = [];
     for (let i = 0; i < this.#readers.length; i++) {
       const raw = this.#readers[i]!(doc);
+      // Several values reached through an array of subdocuments (`n.x` over `n: [{x}, {x}]`) make the
+      // index multikey as an array at the end of the path does: each may satisfy a different condition.
+      if (raw.length > 1) multikey = true;
       const vals: unknown[] = [];
       for (const r of raw) {
         if (r !== undefined) anyPresent = true;
