@@ -27,6 +27,7 @@ import {
 } from './access.js';
 import { docTree } from './catalog.js';
 import type { DbCore, Scope } from './core.js';
+import { countMatching } from './count.js';
 import { Cursor } from './cursor.js';
 import { BulkWriteError, InvalidOptionError } from './errors.js';
 import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
@@ -404,7 +405,12 @@ export class Collection<T extends object = Document> {
   /** How many matching documents the caller may list. */
   async countDocuments(filter: Document = {}, options?: CallOptions): Promise<number> {
     const { ctx } = this.#options(options, NO_KEYS, 'countDocuments');
-    return this.#run(compileQuery(filter, undefined), ctx).rows.length;
+    const q = compileQuery(filter, undefined);
+    return this.#read((s) => {
+      const sec = this.#core.security.of(this.name);
+      auditQuery(sec, ctx);
+      return countMatching(s, this.name, q, listFilter(sec, ctx));
+    });
   }
 
   /**

@@ -127,11 +127,24 @@ export function decodeKey(bytes: Uint8Array): Value {
 /** The component values of a key made by encodeCompoundKey with the same directions. */
 export function decodeCompoundKey(bytes: Uint8Array, directions: readonly Direction[]): Value[] {
   const r = new KeyReader(bytes);
+  const out = readComponents(r, directions);
+  if (r.pos !== bytes.length) throw new KeyEncodingError('trailing bytes after compound key');
+  return out;
+}
+
+/**
+ * The component values at the start of a key made by encodeCompoundKey with these directions, whatever
+ * follows them (the primary key a non-unique index entry ends with).
+ */
+export function decodeKeyPrefix(bytes: Uint8Array, directions: readonly Direction[]): Value[] {
+  return readComponents(new KeyReader(bytes), directions);
+}
+
+function readComponents(r: KeyReader, directions: readonly Direction[]): Value[] {
   const out: Value[] = [];
   for (const d of directions) {
     r.flip = d === -1 ? 0xff : 0;
     out.push(r.value(0));
   }
-  if (r.pos !== bytes.length) throw new KeyEncodingError('trailing bytes after compound key');
   return out;
 }
