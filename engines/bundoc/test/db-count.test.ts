@@ -222,7 +222,7 @@ t.test('a multikey index is counted by reading the documents (one has several en
 t.test('fields named like those of Object.prototype are counted from keys alike', async (t) => {
   const db = await openDb(t);
   const c = db.collection('c');
-  await c.createIndex({ toString: 1 });
+  await c.createIndex({ toString: 1 } as Record<string, 1>);
   await c.createIndex({ 'constructor.x': 1 });
   await c.insertMany([
     { _id: 1, toString: 5, constructor: { x: 'a' } },
