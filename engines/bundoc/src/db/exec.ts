@@ -18,6 +18,7 @@ import { ValueRange, type ValueSieve } from '../storage/btree.js';
 import { copyOut } from '../storage/copy-out.js';
 import { type CollectionMeta, docTree, indexTree, readyIndexes } from './catalog.js';
 import type { Scope } from './core.js';
+import { idOfKey, scanKeys } from './covered.js';
 import { InvalidOptionError } from './errors.js';
 import { latin1 } from './index-keys.js';
 import {
@@ -51,6 +52,8 @@ export interface Explain {
   keysExamined: number;
   docsExamined: number;
   nReturned: number;
+  /** Answered from index keys alone, no document read (covered.ts). */
+  covered?: true;
 }
 
 /**
@@ -93,6 +96,8 @@ export interface CompiledQuery {
   projector: Projector | undefined;
   after: Document | undefined;
   afterCmp: ((a: unknown, b: unknown) => number) | undefined;
+  /** The projection is { _id: 1 } alone: index keys may answer the query (covered.ts). */
+  idsOnly: boolean;
 }
 
 const MAX_SKIP_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -192,7 +197,14 @@ export function compileQuery(filter: unknown, options: FindOptions | undefined):
     projector,
     after,
     afterCmp,
+    idsOnly: isIdsOnly(o.projection),
   };
+}
+
+function isIdsOnly(projection: FindOptions['projection']): boolean {
+  if (projection === undefined) return false;
+  const keys = Object.keys(projection);
+  return keys.length === 1 && keys[0] === '_id' && (projection._id === 1 || projection._id === true);
 }
 
 /**
@@ -422,6 +434,8 @@ export interface Execution {
   rows: Fetched[];
   plan: Plan | undefined;
   stats: Stats;
+  /** Answered from index keys alone (covered.ts). */
+  covered?: true;
 }
 
 /**
@@ -444,7 +458,24 @@ export function execute(
   const needSort = q.orderSpec !== undefined && !plan.sorted;
   const want = needSort || q.limit === undefined ? Number.POSITIVE_INFINITY : q.skip + q.limit;
   let rows: Fetched[] = [];
-  if (want > 0) {
+  // { _id: 1 } alone, read-only, no rule, ordered by _id at most: the ids may come from index keys.
+  let covered = false;
+  if (q.idsOnly && !withBytes && visible === undefined && want > 0 && !sortsBeyondId(q.orderSpec)) {
+    covered =
+      scanKeys(
+        scope,
+        meta,
+        plan,
+        q,
+        (pk) => {
+          rows.push({ doc: { _id: idOfKey(pk) }, bytes: NO_BYTES, key: NO_BYTES });
+          return rows.length < want;
+        },
+        true,
+        stats,
+      ) === true;
+  }
+  if (want > 0 && !covered) {
     const { matcher, after, afterCmp } = q;
     scan(
       scope,
@@ -475,7 +506,12 @@ export function execute(
   }
   const end = q.limit === undefined ? rows.length : q.skip + q.limit;
   rows = rows.slice(q.skip, end);
-  return { rows, plan, stats };
+  return covered ? { rows, plan, stats, covered } : { rows, plan, stats };
+}
+
+/** Whether an order asks for more than _id (the only field a covered row holds). */
+function sortsBeyondId(orderSpec: Record<string, 1 | -1> | undefined): boolean {
+  return orderSpec !== undefined && Object.keys(orderSpec).some((k) => k !== '_id');
 }
 
 export function explainOf(ex: Execution): Explain {
@@ -487,6 +523,7 @@ export function explainOf(ex: Execution): Explain {
     nReturned: ex.rows.length,
   };
   if (p?.index) out.index = p.index.name;
+  if (ex.covered) out.covered = true;
   if (p?.bounds) out.bounds = p.bounds();
   if (p?.branches) {
     out.branches = p.branches.map((b) => ({

@@ -2,8 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { countStats } from '../src/db/count.js';
-import { Bundoc, type Collection } from '../src/index.js';
+import { coveredStats } from '../src/db/covered.js';
+import { Bundoc, type Collection, type FindOptions } from '../src/index.js';
+
+type Doc = { _id: unknown };
 
 // countDocuments from index keys alone (count.ts) against counting by reading the documents: random
 // documents whose indexed fields never hold arrays (numbers, strings, booleans, Dates, null, missing,
@@ -140,7 +142,7 @@ t.test(`countDocuments from index keys agrees with reading the documents (seed $
   const fail = (msg: string) => {
     if (++failures <= 10) t.fail(`seed ${seed}: ${msg}`);
   };
-  const before = countStats.fromKeys;
+  const before = coveredStats.scans;
   const check = async (cols: Collection[], reference: Collection, label: string) => {
     for (let q = 0; q < FILTERS; q++) {
       const f = filter();
@@ -151,11 +153,31 @@ t.test(`countDocuments from index keys agrees with reading the documents (seed $
         const got = await c.countDocuments(f);
         if (got !== want) fail(`${label} ${c.name}: countDocuments(${show(f)}) = ${got}, find ${want}`);
       }
+      // find with { _id: 1 } alone: the ids from index keys where covered, in _id order when asked.
+      const opts = pick<FindOptions>([
+        {},
+        { sort: { _id: 1 } },
+        { sort: { _id: -1 } },
+        { sort: { _id: 1 }, skip: int(5), limit: 1 + int(10) },
+        { limit: 0 },
+      ]);
+      const ids = (await reference.find(f, opts).toArray()).map((d) => ({ _id: d._id }));
+      const unordered = (xs: unknown[]) =>
+        show([...xs].sort((a, b) => Number((a as Doc)._id) - Number((b as Doc)._id)));
+      for (const c of cols) {
+        const got = await c.find(f, { ...opts, projection: { _id: 1 } }).toArray();
+        const same = opts.sort ? show(got) === show(ids) : unordered(got) === unordered(ids);
+        if (!same)
+          fail(`${label} ${c.name}: find(${show(f)}, ${show(opts)}) ids ${show(got)}, want ${show(ids)}`);
+      }
     }
   };
   await check(indexed, base, 'committed');
-  const fromKeys = countStats.fromKeys - before;
-  t.ok(fromKeys > FILTERS * 2, `${fromKeys} of ${FILTERS * INDEXES.length} counts from index keys alone`);
+  const fromKeys = coveredStats.scans - before;
+  t.ok(
+    fromKeys > FILTERS * 4,
+    `${fromKeys} counts and id queries of ${2 * FILTERS * INDEXES.length} from index keys alone`,
+  );
 
   // Inside a transaction: its own inserts, updates and deletes count, nothing else's.
   const extra = Array.from({ length: 40 }, (_, i) => doc(DOCS + i));
@@ -169,9 +191,9 @@ t.test(`countDocuments from index keys agrees with reading the documents (seed $
         for (const ch of changes) await c.updateOne({ _id: ch._id }, { $set: { b: ch.b } });
         await c.deleteMany({ _id: { $in: gone } });
       }
-      const before = countStats.fromKeys;
+      const before = coveredStats.scans;
       await check(all.slice(1), all[0]!, 'in a transaction');
-      t.ok(countStats.fromKeys - before > FILTERS, 'counted from keys inside the transaction too');
+      t.ok(coveredStats.scans - before > FILTERS * 2, 'from keys inside the transaction too');
       throw new Error('roll back');
     }),
     /roll back/,
@@ -190,15 +212,15 @@ t.test('a list rule is applied per document, so such counts read the documents',
   await db.setCollectionSecurity('c', {
     rules: { read: 'request.auth != null && resource.data.owner == request.auth.uid' },
   });
-  const before = countStats.fromKeys;
+  const before = coveredStats.scans;
   t.equal(await c.countDocuments({ a: 1 }, { ctx: { auth: { uid: 'u1', claims: {} } } }), 5);
-  t.equal(countStats.fromKeys, before, 'not from keys');
+  t.equal(coveredStats.scans, before, 'not from keys');
   t.equal(
     await c.countDocuments({ a: 1 }, { ctx: { auth: null, admin: true } }),
     10,
     'admin: every document',
   );
-  t.equal(countStats.fromKeys, before + 1, 'an admin count is from keys');
+  t.equal(coveredStats.scans, before + 1, 'an admin count is from keys');
 });
 
 t.test('a multikey index is counted by reading the documents (one has several entries)', async (t) => {
@@ -211,12 +233,12 @@ t.test('a multikey index is counted by reading the documents (one has several en
     { _id: 3, tags: [] },
     { _id: 4 },
   ]);
-  const before = countStats.fromKeys;
+  const before = coveredStats.scans;
   t.equal(await c.countDocuments({ tags: { $gte: 'a' } }), 2);
   t.equal(await c.countDocuments({ tags: { $in: ['a', 'b'] } }), 2);
-  t.equal(countStats.fromKeys, before, 'not from keys');
+  t.equal(coveredStats.scans, before, 'not from keys');
   t.equal(await c.countDocuments({}), 4, 'all documents, from the primary keys');
-  t.equal(countStats.fromKeys, before + 1);
+  t.equal(coveredStats.scans, before + 1);
 });
 
 t.test('fields named like those of Object.prototype are counted from keys alike', async (t) => {
@@ -229,8 +251,61 @@ t.test('fields named like those of Object.prototype are counted from keys alike'
     { _id: 2, toString: 6, constructor: { x: 'b' } },
     { _id: 3, toString: 5 },
   ]);
-  const before = countStats.fromKeys;
+  const before = coveredStats.scans;
   t.equal(await c.countDocuments({ toString: 5 }), 2);
   t.equal(await c.countDocuments({ 'constructor.x': { $gte: 'a' } }), 2);
-  t.equal(countStats.fromKeys, before + 2, 'both from keys');
+  t.equal(coveredStats.scans, before + 2, 'both from keys');
+});
+
+t.test('a covered find reads no document and says so in explain()', async (t) => {
+  const db = await openDb(t);
+  const c = db.collection('c');
+  await c.createIndex({ a: 1 });
+  await c.insertMany(
+    Array.from({ length: 50 }, (_, i) => ({ _id: `d${String(i).padStart(2, '0')}`, a: i % 5 })),
+  );
+  const cur = c.find({ a: 3 }, { projection: { _id: 1 } });
+  t.same(
+    await cur.toArray(),
+    ['d03', 'd08', 'd13', 'd18', 'd23', 'd28', 'd33', 'd38', 'd43', 'd48'].map((_id) => ({ _id })),
+  );
+  const ex = await cur.explain();
+  t.match(ex, { plan: 'IXSCAN', index: 'a_1', docsExamined: 0, nReturned: 10, covered: true });
+  // Anything else in the projection, a sort on another field or a filter beyond the index reads them.
+  for (const [f, o] of [
+    [{ a: 3 }, { projection: { _id: 1, a: 1 } }],
+    [{ a: 3 }, { projection: { _id: 1 }, sort: { a: 1 } }],
+    [{ a: 3, b: 1 }, { projection: { _id: 1 } }],
+    [{ a: { $ne: 3 } }, { projection: { _id: 1 } }],
+  ] as Array<[Record<string, unknown>, FindOptions]>) {
+    const e = await c.find(f, o).explain();
+    t.equal(e.covered, undefined, `${JSON.stringify(f)} ${JSON.stringify(o)}: not covered`);
+  }
+  // Several ranges of the primary key in descending order.
+  for (const dir of [1, -1] as const) {
+    const ids = ['d07', 'd02', 'd31', 'd99'];
+    const want = (await c.find({ _id: { $in: ids } }, { sort: { _id: dir } }).toArray()).map((d) => ({
+      _id: d._id,
+    }));
+    const got = c.find({ _id: { $in: ids } }, { projection: { _id: 1 }, sort: { _id: dir } });
+    t.same(await got.toArray(), want, `ids in $in, sorted ${dir}`);
+    t.equal((await got.explain()).covered, true);
+  }
+  // Keyset pages in _id order from a covered query.
+  const pages: unknown[] = [];
+  let after: string | undefined;
+  for (let i = 0; i < 10; i++) {
+    const page = c.find(
+      { a: { $gte: 3 } },
+      { projection: { _id: 1 }, sort: { _id: 1 }, limit: 7, ...(after ? { after } : {}) },
+    );
+    const got = await page.toArray();
+    pages.push(...got);
+    after = page.token;
+    if (got.length < 7) break;
+  }
+  t.same(
+    pages,
+    (await c.find({ a: { $gte: 3 } }, { sort: { _id: 1 } }).toArray()).map((d) => ({ _id: d._id })),
+  );
 });
