@@ -153,6 +153,26 @@ t.test(`countDocuments from index keys agrees with reading the documents (seed $
         const got = await c.countDocuments(f);
         if (got !== want) fail(`${label} ${c.name}: countDocuments(${show(f)}) = ${got}, find ${want}`);
       }
+      // distinct: from keys where the plan's index holds the field (or for _id), until a null turns up.
+      const field = pick(FIELDS);
+      const docsFound = await reference.find(f).toArray();
+      const values = new Map<string, unknown>();
+      for (const d of docsFound) {
+        let v: unknown = d;
+        for (const p of field.split('.'))
+          v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+        if (v !== undefined) values.set(show(v), v);
+      }
+      const distinct = await reference.distinct(field, f);
+      if (show([...distinct.map(show)].sort()) !== show([...values.keys()].sort()))
+        fail(
+          `${label}: the scan's distinct(${field}, ${show(f)}) = ${show(distinct)}, want ${show([...values.values()])}`,
+        );
+      for (const c of cols) {
+        const got = await c.distinct(field, f);
+        if (show(got) !== show(distinct))
+          fail(`${label} ${c.name}: distinct(${field}, ${show(f)}) = ${show(got)}, want ${show(distinct)}`);
+      }
       // find with { _id: 1 } alone: the ids from index keys where covered, in _id order when asked.
       const opts = pick<FindOptions>([
         {},
@@ -176,7 +196,7 @@ t.test(`countDocuments from index keys agrees with reading the documents (seed $
   const fromKeys = coveredStats.scans - before;
   t.ok(
     fromKeys > FILTERS * 4,
-    `${fromKeys} counts and id queries of ${2 * FILTERS * INDEXES.length} from index keys alone`,
+    `${fromKeys} counts, distinct values and id queries of ${3 * FILTERS * INDEXES.length} from index keys alone`,
   );
 
   // Inside a transaction: its own inserts, updates and deletes count, nothing else's.

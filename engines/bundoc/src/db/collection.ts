@@ -10,7 +10,6 @@ import {
 } from '../document/index.js';
 import { describeValue } from '../document/validate.js';
 import { compareValues } from '../keys/compare.js';
-import { encodeKey } from '../keys/encode.js';
 import { InvalidUpdateError, UpdateConflictError } from '../query/errors.js';
 import { compilePathReader, splitPath } from '../query/path.js';
 import { compileUpdate } from '../query/update.js';
@@ -29,6 +28,7 @@ import { docTree } from './catalog.js';
 import type { DbCore, Scope } from './core.js';
 import { countMatching } from './count.js';
 import { Cursor } from './cursor.js';
+import { distinctValues } from './distinct.js';
 import { BulkWriteError, InvalidOptionError } from './errors.js';
 import { type CompiledQuery, compileQuery, type Execution, execute, type FindOptions } from './exec.js';
 import { latin1 } from './index-keys.js';
@@ -423,19 +423,12 @@ export class Collection<T extends object = Document> {
     if (!parts || parts.some((p) => p.startsWith('$')))
       throw new InvalidOptionError(`distinct: invalid field path ${JSON.stringify(field)}`);
     const read = compilePathReader(parts);
-    const rows = this.#run(compileQuery(filter, undefined), ctx).rows;
-    const seen = new Map<string, unknown>();
-    const add = (v: unknown) => {
-      if (v === undefined) return;
-      const k = latin1(encodeKey(v));
-      if (!seen.has(k)) seen.set(k, v);
-    };
-    for (const r of rows) {
-      for (const v of read(r.doc)) {
-        if (Array.isArray(v)) v.forEach(add);
-        else add(v);
-      }
-    }
+    const q = compileQuery(filter, undefined);
+    const seen = this.#read((s) => {
+      const sec = this.#core.security.of(this.name);
+      auditQuery(sec, ctx);
+      return distinctValues(s, this.name, q, field, read, listFilter(sec, ctx));
+    });
     return [...seen.values()].sort(compareValues);
   }
 

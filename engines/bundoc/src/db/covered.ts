@@ -10,7 +10,8 @@ import { isPrimary, type Plan } from './planner.js';
 
 /**
  * Queries answered from index keys alone, without reading a document, where that gives the exact answer
- * (MongoDB's covered queries and COUNT_SCAN): countDocuments, and find() with the projection { _id: 1 }.
+ * (MongoDB's covered queries and COUNT_SCAN): countDocuments, find() with the projection { _id: 1 }, and
+ * distinct() of an indexed field.
  *
  * From keys alone when:
  * - no list rule applies to the caller (a rule reads the whole document): the callers check;
@@ -27,16 +28,17 @@ import { isPrimary, type Plan } from './planner.js';
 export const coveredStats = { scans: 0 };
 
 /**
- * Calls `visit` with the primary key of every document the filter matches, in the plan's order, until
- * it returns false; undefined (having visited nothing) where keys alone cannot tell (see above). With
- * `keys` false a scan of the documents passes no keys (for counting).
+ * Calls `visit` with the primary key of every document the filter matches, and the values of its index
+ * key (in the index's field order; undefined for a scan of the documents), in the plan's order, until it
+ * returns false; undefined (having visited nothing) where keys alone cannot tell (see above). With `keys`
+ * false a scan of the documents passes no keys (for counting).
  */
 export function scanKeys(
   scope: Scope,
   meta: CollectionMeta,
   plan: Plan,
   q: CompiledQuery,
-  visit: (primaryKey: Uint8Array) => boolean,
+  visit: (primaryKey: Uint8Array, values: readonly unknown[] | undefined) => boolean,
   keys = true,
   stats?: { keysExamined: number },
 ): boolean | undefined {
@@ -59,7 +61,7 @@ export function scanKeys(
         { gte: r.gte, lt: r.lt, reverse },
         (key) => {
           if (stats) stats.keysExamined++;
-          stopped = !visit(key);
+          stopped = !visit(key, undefined);
           return !stopped;
         },
         undefined,
@@ -79,22 +81,24 @@ export function scanKeys(
   const dirs = ix.fields.map((f) => f.dir);
   const primary = isPrimary(ix);
   const tree = primary ? docTree(meta) : indexTree(ix);
+  // The key's values of the last entry matches() looked at.
+  let values: unknown[] = [];
   const matches = (key: Uint8Array): boolean => {
     if (stats) stats.keysExamined++;
-    const values = decodeKeyPrefix(key, dirs);
+    values = decodeKeyPrefix(key, dirs);
     const doc: Document = {};
     for (let i = 0; i < parts.length; i++) setPath(doc, parts[i]!, values[i]);
     return q.matcher(doc);
   };
   for (const r of ranges) {
     if (r.point !== undefined) {
-      if (tx.getRange(tree, r.point, EXISTS) && matches(r.point) && !visit(r.point)) break;
+      if (tx.getRange(tree, r.point, EXISTS) && matches(r.point) && !visit(r.point, values)) break;
       continue;
     }
     // An index entry's value is the document's primary key.
     tx.eachView(tree, { gte: r.gte, lt: r.lt, reverse }, (key, value) => {
       if (!matches(key)) return true;
-      stopped = !visit(primary ? key : value);
+      stopped = !visit(primary ? key : value, values);
       return !stopped;
     });
     if (stopped) break;
