@@ -22,6 +22,8 @@ export interface DocStore {
   get(id: string): Promise<unknown>;
   /** Documents with `age === age`, at most `limit`. */
   byAge(age: number, limit: number): Promise<unknown[]>;
+  /** How many documents have `age === age` (through the index on age). */
+  countByAge(age: number): Promise<number>;
   /** Every document whose address.city equals `city` (no index). */
   byCity(city: string): Promise<unknown[]>;
   /** Adds 1 to `score` of one document, durably, in its own commit. */
@@ -48,6 +50,7 @@ async function openBundoc(dir: string): Promise<DocStore> {
     },
     get: (id) => users.get(id),
     byAge: (age, limit) => users.find({ age }, { limit }).toArray(),
+    countByAge: (age) => users.countDocuments({ age }),
     byCity: (city) => users.find({ 'address.city': city }).toArray(),
     async bumpScore(id) {
       await users.updateOne({ _id: id }, { $inc: { score: 1 } });
@@ -65,6 +68,7 @@ async function openSqlite(dir: string): Promise<DocStore> {
   const insert = db.prepare('INSERT INTO docs (id, doc) VALUES (?, ?)');
   const get = db.prepare('SELECT doc FROM docs WHERE id = ?').pluck();
   const byAge = db.prepare("SELECT doc FROM docs WHERE json_extract(doc, '$.age') = ? LIMIT ?").pluck();
+  const countByAge = db.prepare("SELECT count(*) FROM docs WHERE json_extract(doc, '$.age') = ?").pluck();
   const byCity = db.prepare("SELECT doc FROM docs WHERE json_extract(doc, '$.address.city') = ?").pluck();
   const bump = db.prepare(
     "UPDATE docs SET doc = json_set(doc, '$.score', json_extract(doc, '$.score') + 1) WHERE id = ?",
@@ -85,6 +89,7 @@ async function openSqlite(dir: string): Promise<DocStore> {
       return row === undefined ? null : JSON.parse(row);
     },
     byAge: async (age, limit) => parseAll(byAge.all(age, limit)),
+    countByAge: async (age) => countByAge.get(age) as number,
     byCity: async (city) => parseAll(byCity.all(city)),
     async bumpScore(id) {
       bump.run(id);
@@ -119,6 +124,9 @@ async function openLmdbStore(dir: string): Promise<DocStore> {
       for (const id of ages.getValues(age, { limit })) out.push(docs.get(id));
       return out;
     },
+    async countByAge(age) {
+      return ages.getValuesCount(age);
+    },
     async byCity(city) {
       const out: unknown[] = [];
       for (const { value } of docs.getRange()) if (value.address.city === city) out.push(value);
@@ -149,6 +157,7 @@ async function openNedb(dir: string): Promise<DocStore> {
     },
     get: (id) => db.findOneAsync({ _id: id }),
     byAge: (age, limit) => db.findAsync({ age }).limit(limit).execAsync(),
+    countByAge: (age) => db.countAsync({ age }),
     byCity: (city) => db.findAsync({ 'address.city': city }),
     async bumpScore(id) {
       await db.updateAsync({ _id: id }, { $inc: { score: 1 } });
@@ -174,6 +183,7 @@ async function openLoki(): Promise<DocStore> {
       return users.by('_id', id) ?? null;
     },
     byAge: async (age, limit) => users.chain().find({ age }).limit(limit).data(),
+    countByAge: async (age) => users.count({ age }),
     byCity: async (city) => users.find({ 'address.city': city } as never),
     async bumpScore(id) {
       const d = users.by('_id', id)!;

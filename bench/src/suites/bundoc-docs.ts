@@ -189,6 +189,18 @@ export default defineSuite({
       })),
     },
     {
+      // Not a workload of the spec: countDocuments answered from the index's keys (covered.ts).
+      name: 'count by indexed equality (one age)',
+      subjects: subjects((system) => ({
+        setup: readSetup(system, 6),
+        async op(s: ReadState) {
+          const age = 18 + Math.floor(s.random() * 70);
+          const n = await s.loaded.store.countByAge(age);
+          if (n !== (s.loaded.ageCounts.get(age) ?? 0)) throw new Error(`age ${age}: counted ${n}`);
+        },
+      })),
+    },
+    {
       name: 'unindexed filter over all docs (address.city)',
       subjects: subjects((system) => ({
         setup: readSetup(system, 4),
