@@ -329,3 +329,18 @@ t.test('a covered find reads no document and says so in explain()', async (t) =>
     (await c.find({ a: { $gte: 3 } }, { sort: { _id: 1 } }).toArray()).map((d) => ({ _id: d._id })),
   );
 });
+
+t.test('an index path with a numeric part is not answered from keys', async (t) => {
+  const db = await openDb(t);
+  const c = db.collection('c');
+  await c.createIndex({ 'n.0': 1 });
+  await c.insertMany([
+    { _id: 1, n: ['a', 'b'] },
+    { _id: 2, n: { 0: 'a' } },
+    { _id: 3, n: ['b'] },
+  ]);
+  const before = coveredStats.scans;
+  const found = (await c.find({ 'n.0': 'a' }).toArray()).length;
+  t.equal(await c.countDocuments({ 'n.0': 'a' }), found);
+  t.equal(coveredStats.scans, before, 'not from keys');
+});

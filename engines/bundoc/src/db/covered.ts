@@ -74,8 +74,10 @@ export function scanKeys(
   if (ix.multikey) return undefined;
   const paths = ix.fields.map((f) => f.path);
   for (const f of fields) if (!paths.includes(f)) return undefined;
-  // A path inside another ({ a: 1, "a.b": 1 }) would overwrite part of that one's value below.
+  // A path inside another ({ a: 1, "a.b": 1 }) would overwrite part of that one's value below; a numeric
+  // part ("n.0") reads an array element or a field, which a document made of the key cannot mirror.
   if (paths.some((p) => paths.some((o) => o.startsWith(`${p}.`)))) return undefined;
+  if (paths.some((p) => p.split('.').some((part) => /^\d+$/.test(part)))) return undefined;
   coveredStats.scans++;
   const parts = paths.map((p) => splitPath(p)!);
   const dirs = ix.fields.map((f) => f.dir);
@@ -123,7 +125,7 @@ function isScalar(v: unknown): boolean {
   );
 }
 
-/** The field paths the filter reads, if it has only the conditions countFromKeys can answer. */
+/** The field paths the filter reads, if it has only the conditions scanKeys can answer. */
 export function coveredFields(filter: Record<string, unknown>): Set<string> | undefined {
   const fields = new Set<string>();
   const walk = (f: Record<string, unknown>): boolean => {
@@ -155,7 +157,10 @@ export function coveredFields(filter: Record<string, unknown>): Set<string> | un
 
 const EXISTS = new ValueRange();
 
-/** Sets doc[p0][p1]… = value, making the objects on the way (the paths of one index share no field). */
+/**
+ * Sets doc[p0][p1]… = value, making the objects on the way (an index's paths may share leading fields,
+ * as n.x and n.y; none lies inside another, see scanKeys).
+ */
 function setPath(doc: Document, parts: readonly string[], value: unknown): void {
   let o = doc;
   for (let i = 0; i < parts.length - 1; i++) {
